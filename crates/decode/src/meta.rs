@@ -1,0 +1,198 @@
+//! The owned summary of one decoded packet: the contract between the decoder
+//! and the tracker.
+
+use quartet_wire::{Addr, Timestamp};
+
+/// Checksum verdict of a transport header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Checksum {
+    /// Verified and correct.
+    Good,
+    /// Verified and wrong: the tracker records `C`/`c` and drops the packet.
+    Bad,
+    /// Not verified: `-C`, or the segment was not captured in full.
+    #[default]
+    Unchecked,
+}
+
+/// TCP flag bits as they appear in the header's 13th byte.
+pub mod tcp_flags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+    pub const URG: u8 = 0x20;
+}
+
+/// How far the TCP header could be read. The connection is created from the
+/// first 20 bytes even when the rest is unusable (Zeek §3.2, §4.1 step 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TcpHeaderStatus {
+    #[default]
+    Ok,
+    /// Data offset below 5 words: weird `bad_TCP_header_len`, packet dropped.
+    BadHeaderLen,
+    /// Options extend past the IP payload or the captured bytes:
+    /// weird `truncated_header`, packet dropped.
+    Truncated,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct TcpMeta {
+    pub sport: u16,
+    pub dport: u16,
+    pub seq: u32,
+    pub ack: u32,
+    /// Flag byte (see [`tcp_flags`]).
+    pub flags: u8,
+    /// Raw advertised window (unscaled).
+    pub window: u16,
+    /// Window scale option value, if the segment carries one (SYN packets).
+    pub window_scale: Option<u8>,
+    pub header_status: TcpHeaderStatus,
+    /// Payload length declared by the IP header (IP payload minus TCP header).
+    pub payload_len: u32,
+    /// Payload bytes actually captured (less than `payload_len` under snaplen).
+    pub payload_caplen: u32,
+    pub checksum: Checksum,
+}
+
+impl TcpMeta {
+    pub fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct UdpMeta {
+    pub sport: u16,
+    pub dport: u16,
+    /// The UDP header's length field (header included).
+    pub udp_len: u16,
+    /// Payload length from the IP header (IP payload minus 8).
+    pub payload_len: u32,
+    /// Payload bytes actually captured.
+    pub payload_caplen: u32,
+    pub checksum: Checksum,
+    /// The first payload bytes (zero-padded), enough for the DNS and NTP
+    /// direction heuristics without keeping a borrow of the frame.
+    pub head: [u8; 16],
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct IcmpMeta {
+    /// ICMPv6 (protocol 58) rather than ICMPv4.
+    pub v6: bool,
+    pub icmp_type: u8,
+    pub code: u8,
+    /// ICMP message length from the IP header (header of 8 bytes included).
+    pub len: u32,
+    /// The whole message was captured (Zeek counts packets only then, §6).
+    pub complete: bool,
+    pub checksum: Checksum,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Transport {
+    Tcp(TcpMeta),
+    Udp(UdpMeta),
+    Icmp(IcmpMeta),
+    /// Any other IP protocol: an `unknown_transport` connection with ports 0/0.
+    #[default]
+    Other,
+}
+
+/// Link-layer details of the frame a packet came in, for the optional
+/// mac-logging and vlan-logging columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct L2Info {
+    pub src: Option<[u8; 6]>,
+    pub dst: Option<[u8; 6]>,
+    pub vlan: Option<u16>,
+    pub inner_vlan: Option<u16>,
+}
+
+/// One encapsulation a packet was found inside, innermost last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encap {
+    /// A UDP tunnel (VXLAN, Geneve, Teredo, AYIYA, GTPv1): the parent is the
+    /// outer UDP connection with this key, which has its own conn.log row.
+    Udp {
+        src: Addr,
+        sport: u16,
+        dst: Addr,
+        dport: u16,
+    },
+    /// An IP-level tunnel (IP-in-IP, GRE and its relatives): the parent is a
+    /// pseudo-connection of the unordered outer address pair, with no row.
+    Ip { a: Addr, b: Addr },
+}
+
+/// At most this many encapsulations are kept (Zeek's `Tunnel::max_depth`).
+pub const MAX_ENCAP: usize = 4;
+
+/// The stack of encapsulations around a packet; fixed size, no allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct EncapStack {
+    len: u8,
+    items: [Option<Encap>; MAX_ENCAP],
+}
+
+impl EncapStack {
+    pub fn push(&mut self, e: Encap) -> bool {
+        if (self.len as usize) < MAX_ENCAP {
+            self.items[self.len as usize] = Some(e);
+            self.len += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn innermost(&self) -> Option<Encap> {
+        self.len.checked_sub(1).and_then(|i| self.items[i as usize])
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Encap> + '_ {
+        self.items[..self.len as usize].iter().flatten().copied()
+    }
+}
+
+/// Everything the tracker needs of one IP packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct PacketMeta {
+    pub ts: Timestamp,
+    /// Source address used for the key (IPv6 Home Address option applied).
+    pub src: Addr,
+    /// Destination used for the key (final IPv6 routing-header hop applied).
+    pub dst: Addr,
+    /// Protocol number of the transport header (after IPv6 extension headers).
+    pub ip_proto: u8,
+    /// IP length as declared on the wire: IPv4 total length, or IPv6 payload
+    /// length + 40. This is what `*_ip_bytes` add up.
+    pub ip_len: u32,
+    pub transport: Transport,
+    pub l2: L2Info,
+    pub encap: EncapStack,
+}
+
+/// What one frame turned into. A frame may yield several (a tunnel's outer
+/// UDP packet and the packet inside it), so the decoder appends to a vector
+/// the caller reuses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decoded {
+    Packet(PacketMeta),
+    /// A packet-level anomaly that stops decoding; no connection is touched.
+    Weird(Weird),
+    /// Not IP and not an error (ARP, LLC, PPPoE discovery, ...): counted, not tracked.
+    NotIp,
+}
