@@ -1,8 +1,718 @@
 //! Connection tracking with Zeek's semantics: one table of connections,
 //! TCP/UDP/ICMP/unknown-transport machines, timers in packet time, reuse and
-//! direction flips. Owns every connection outright; emits `ConnRecord`s when
-//! connections are removed.
+//! direction flips. The tracker owns every connection outright and emits a
+//! `ConnRecord` when a connection is removed (timer, reuse, end of input).
+//!
+//! Time is packet time only: before each packet the network time advances
+//! to the packet's timestamp and every timer due by then fires, in due-time
+//! order. Nothing here reads a clock.
 #![forbid(unsafe_code)]
 
+mod history;
 pub mod ports;
 pub mod site;
+mod tcp;
+mod timer;
+
+use history::{History, Letter, Scaled};
+use ports::LikelyServerPorts;
+use quartet_decode::{Checksum, IcmpMeta, PacketMeta, TcpHeaderStatus, Transport};
+use quartet_record::{ConnRecord, ConnState, Proto, Uid, UidGen};
+use quartet_wire::{Addr, Timestamp};
+use site::LocalNets;
+use std::collections::HashMap;
+use tcp::{Reuse, TcpConn, TcpCtx, TcpState, SECOND, SESSION_TIMER};
+use timer::{Entry, TimerKind, TimerQueue};
+
+pub use tcp::TcpState as EndpointState;
+
+/// `udp_inactivity_timeout` = `icmp_inactivity_timeout` =
+/// `unknown_ip_inactivity_timeout`; TCP starts with it too (§4.3).
+const INITIAL_INACTIVITY: i64 = 60 * SECOND;
+/// `tcp_inactivity_timeout`.
+const TCP_INACTIVITY: i64 = 300 * SECOND;
+/// `Conn::port_inactivity_timeouts` for ftp, ssh, telnet and rlogin.
+const LONG_INACTIVITY: i64 = 3600 * SECOND;
+
+/// Settings of the tracker.
+#[derive(Clone, Debug, Default)]
+pub struct TrackConfig {
+    pub likely_server_ports: LikelyServerPorts,
+    pub local_nets: LocalNets,
+    pub uid_seed: u64,
+}
+
+/// Canonical connection key: the lower (address, port) endpoint first, so
+/// both directions of a conversation find the same entry. One-way ICMP
+/// messages keep the sender first (§3.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnKey {
+    pub a: Addr,
+    pub b: Addr,
+    pub pa: u16,
+    pub pb: u16,
+    pub proto: u8,
+}
+
+impl ConnKey {
+    fn new(src: Addr, sport: u16, dst: Addr, dport: u16, proto: u8, canonical: bool) -> Self {
+        if canonical && (dst, dport) < (src, sport) {
+            ConnKey {
+                a: dst,
+                b: src,
+                pa: dport,
+                pb: sport,
+                proto,
+            }
+        } else {
+            ConnKey {
+                a: src,
+                b: dst,
+                pa: sport,
+                pb: dport,
+                proto,
+            }
+        }
+    }
+
+    fn bytes(&self) -> [u8; 37] {
+        let mut k = [0u8; 37];
+        k[..16].copy_from_slice(&self.a.0);
+        k[16..32].copy_from_slice(&self.b.0);
+        k[32..34].copy_from_slice(&self.pa.to_be_bytes());
+        k[34..36].copy_from_slice(&self.pb.to_be_bytes());
+        k[36] = self.proto;
+        k
+    }
+}
+
+/// Counts of anomalies by Zeek weird name.
+#[derive(Clone, Debug, Default)]
+pub struct Weirds {
+    pub counts: HashMap<&'static str, u64>,
+}
+
+impl Weirds {
+    pub fn add(&mut self, name: &'static str) {
+        *self.counts.entry(name).or_insert(0) += 1;
+    }
+}
+
+/// Packet accounting: every packet handed to the tracker ends up in exactly
+/// one of these.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrackStats {
+    /// Packets counted in a connection's `*_pkts`.
+    pub counted: u64,
+    /// TCP packets dropped for a bad header length or truncated options.
+    pub dropped_bad_header: u64,
+    /// Packets dropped for a bad transport checksum.
+    pub dropped_bad_checksum: u64,
+    /// ICMP packets not captured in full (they add bytes but no packet).
+    pub icmp_incomplete: u64,
+    pub conns_created: u64,
+    pub conns_removed: u64,
+}
+
+#[derive(Clone, Debug)]
+enum ProtoState {
+    Tcp(Box<TcpConn>),
+    Udp { bytes: [u64; 2], checksum_errors: [Scaled; 2] },
+    Icmp { bytes: [u64; 2] },
+    Other,
+}
+
+#[derive(Clone, Debug)]
+struct Conn {
+    key: ConnKey,
+    uid: Uid,
+    start: Timestamp,
+    last: Timestamp,
+    orig: (Addr, u16),
+    resp: (Addr, u16),
+    proto: Proto,
+    ip_proto: u8,
+    history: History,
+    pkts: [u64; 2],
+    ip_bytes: [u64; 2],
+    l2: [Option<[u8; 6]>; 2],
+    vlan: Option<u16>,
+    inner_vlan: Option<u16>,
+    local: [Option<bool>; 2],
+    inactivity: i64,
+    /// Bumped to cancel every pending analyzer timer at once.
+    epoch: u32,
+    state: ProtoState,
+}
+
+impl Conn {
+    fn flip(&mut self, local: &LocalNets) {
+        std::mem::swap(&mut self.orig, &mut self.resp);
+        self.pkts.swap(0, 1);
+        self.ip_bytes.swap(0, 1);
+        self.l2.swap(0, 1);
+        self.set_local(local);
+        match &mut self.state {
+            ProtoState::Udp { bytes, .. } | ProtoState::Icmp { bytes } => bytes.swap(0, 1),
+            _ => {}
+        }
+    }
+
+    fn set_local(&mut self, local: &LocalNets) {
+        if local.is_empty() {
+            self.local = [None, None];
+        } else {
+            self.local = [Some(local.contains(self.orig.0)), Some(local.contains(self.resp.0))];
+        }
+    }
+
+    fn count(&mut self, dir: usize, ip_len: u32) {
+        self.pkts[dir] += 1;
+        self.ip_bytes[dir] += ip_len as u64;
+    }
+
+    fn record(&self) -> ConnRecord {
+        let (orig_bytes, resp_bytes, conn_state, missed) = match &self.state {
+            ProtoState::Tcp(t) => {
+                let (o, r) = t.sizes();
+                (o, r, tcp_conn_state(t, &self.history.text), t.missed_bytes())
+            }
+            ProtoState::Udp { bytes, .. } => {
+                let state = match (self.pkts[0] > 0 || bytes[0] > 0, self.pkts[1] > 0 || bytes[1] > 0) {
+                    (true, true) => ConnState::SF,
+                    (true, false) => ConnState::S0,
+                    (false, true) => ConnState::SHR,
+                    (false, false) => ConnState::OTH,
+                };
+                (bytes[0], bytes[1], state, 0)
+            }
+            ProtoState::Icmp { bytes } => (bytes[0], bytes[1], ConnState::OTH, 0),
+            ProtoState::Other => (0, 0, ConnState::OTH, 0),
+        };
+        ConnRecord {
+            ts: self.start,
+            last_ts: self.last,
+            uid: self.uid,
+            orig_h: self.orig.0,
+            orig_p: self.orig.1,
+            resp_h: self.resp.0,
+            resp_p: self.resp.1,
+            proto: self.proto,
+            service: None,
+            orig_bytes,
+            resp_bytes,
+            conn_state,
+            local_orig: self.local[0],
+            local_resp: self.local[1],
+            missed_bytes: missed,
+            history: self.history.text.clone(),
+            orig_pkts: self.pkts[0],
+            orig_ip_bytes: self.ip_bytes[0],
+            resp_pkts: self.pkts[1],
+            resp_ip_bytes: self.ip_bytes[1],
+            tunnel_parents: Vec::new(),
+            ip_proto: self.ip_proto,
+            orig_l2_addr: self.l2[0],
+            resp_l2_addr: self.l2[1],
+            vlan: self.vlan,
+            inner_vlan: self.inner_vlan,
+        }
+    }
+}
+
+/// conn_state of a TCP connection from its endpoint states (§4.4).
+fn tcp_conn_state(t: &TcpConn, history: &str) -> ConnState {
+    use TcpState::*;
+    let (os, rs) = t.states();
+    let (osz, rsz) = t.sizes();
+    if rs == Reset {
+        if matches!(os, SynSent | SynAckSent) || (os == Reset && osz == 0 && rsz == 0) {
+            ConnState::REJ
+        } else if os.is_inactive() {
+            ConnState::RSTRH
+        } else {
+            ConnState::RSTR
+        }
+    } else if os == Reset {
+        if rs.is_inactive() {
+            if rstos0_pattern(history) {
+                ConnState::RSTOS0
+            } else {
+                ConnState::OTH
+            }
+        } else {
+            ConnState::RSTO
+        }
+    } else if os == Closed && rs == Closed {
+        ConnState::SF
+    } else if os == Closed {
+        if rs.is_inactive() {
+            ConnState::SH
+        } else {
+            ConnState::S2
+        }
+    } else if rs == Closed {
+        if os.is_inactive() {
+            ConnState::SHR
+        } else {
+            ConnState::S3
+        }
+    } else if os == SynSent && rs == Inactive {
+        ConnState::S0
+    } else if os == Established && rs == Established {
+        ConnState::S1
+    } else {
+        ConnState::OTH
+    }
+}
+
+/// The anchored history pattern `^?S[^HAFGIQ]*R.*` of RSTOS0.
+fn rstos0_pattern(h: &str) -> bool {
+    let b = h.strip_prefix('^').unwrap_or(h).as_bytes();
+    if b.first() != Some(&b'S') {
+        return false;
+    }
+    for &c in &b[1..] {
+        if c == b'R' {
+            return true;
+        }
+        if b"HAFGIQ".contains(&c) {
+            return false;
+        }
+    }
+    false
+}
+
+/// Ports and key canonicalisation of an ICMP message (§3.3).
+fn icmp_ports(m: &IcmpMeta) -> (u16, u16, bool) {
+    let t = m.icmp_type;
+    let counterpart = if m.v6 {
+        match t {
+            128 => Some(129),
+            129 => Some(128),
+            133 => Some(134),
+            134 => Some(133),
+            135 => Some(136),
+            136 => Some(135),
+            130 => Some(131),
+            131 => Some(130),
+            139 => Some(140),
+            140 => Some(139),
+            144 => Some(145),
+            145 => Some(144),
+            _ => None,
+        }
+    } else {
+        match t {
+            8 => Some(0),
+            0 => Some(8),
+            13 => Some(14),
+            14 => Some(13),
+            15 => Some(16),
+            16 => Some(15),
+            10 => Some(9),
+            9 => Some(10),
+            17 => Some(18),
+            18 => Some(17),
+            _ => None,
+        }
+    };
+    match counterpart {
+        Some(c) => (t as u16, c, true),
+        None => (t as u16, m.code as u16, false),
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    gen: u32,
+}
+
+/// The connection table of one shard, with its timers.
+pub struct Tracker {
+    cfg: TrackConfig,
+    uids: UidGen,
+    table: HashMap<ConnKey, u32>,
+    conns: Vec<Option<Conn>>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    timers: TimerQueue,
+    now: Timestamp,
+    started: bool,
+    pub weirds: Weirds,
+    pub stats: TrackStats,
+}
+
+impl Tracker {
+    pub fn new(cfg: TrackConfig) -> Self {
+        let uids = UidGen::new(cfg.uid_seed);
+        Tracker {
+            cfg,
+            uids,
+            table: HashMap::new(),
+            conns: Vec::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            timers: TimerQueue::default(),
+            now: Timestamp::ZERO,
+            started: false,
+            weirds: Weirds::default(),
+            stats: TrackStats::default(),
+        }
+    }
+
+    /// Connections currently tracked.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Pending timer entries (cancelled ones included until they come due).
+    pub fn pending_timers(&self) -> usize {
+        self.timers.len()
+    }
+
+    /// Advances network time to `ts` (never backwards) and fires every
+    /// timer due by then.
+    pub fn advance(&mut self, ts: Timestamp, out: &mut impl FnMut(ConnRecord)) {
+        if !self.started || ts > self.now {
+            self.now = ts;
+            self.started = true;
+        }
+        while let Some(e) = self.timers.pop_due(self.now) {
+            self.fire(e, out);
+        }
+    }
+
+    /// Handles one decoded packet.
+    pub fn process(&mut self, m: &PacketMeta, out: &mut impl FnMut(ConnRecord)) {
+        self.advance(m.ts, out);
+        match &m.transport {
+            Transport::Tcp(t) => self.tcp_packet(m, t, out),
+            Transport::Udp(u) => {
+                let key = ConnKey::new(m.src, u.sport, m.dst, u.dport, 17, true);
+                let idx = match self.table.get(&key) {
+                    Some(&i) => i,
+                    None => {
+                        let lsp = &self.cfg.likely_server_ports;
+                        let flip = lsp.is_likely(17, u.sport) && !lsp.is_likely(17, u.dport) && !is_broadcast(m.dst);
+                        self.create(m, key, (u.sport, u.dport), Proto::Udp, flip)
+                    }
+                };
+                let conn = self.conns[idx as usize].as_mut().expect("table points at a live slot");
+                let dir = if (m.src, u.sport) == conn.orig { 0 } else { 1 };
+                let ProtoState::Udp { bytes, checksum_errors } = &mut conn.state else {
+                    unreachable!("udp key maps to a udp connection")
+                };
+                if u.checksum == Checksum::Bad {
+                    self.weirds.add("bad_UDP_checksum");
+                    self.stats.dropped_bad_checksum += 1;
+                    if checksum_errors[dir].event() {
+                        conn.history.add(b'C', dir == 0);
+                    }
+                    return;
+                }
+                conn.last = m.ts;
+                conn.history.check(Letter::Data, b'D', dir == 0);
+                bytes[dir] += (u.udp_len as u64).saturating_sub(8);
+                conn.count(dir, m.ip_len);
+                self.stats.counted += 1;
+            }
+            Transport::Icmp(i) => {
+                let (sport, dport, canonical) = icmp_ports(i);
+                let key = ConnKey::new(m.src, sport, m.dst, dport, if i.v6 { 58 } else { 1 }, canonical);
+                let idx = match self.table.get(&key) {
+                    Some(&i) => i,
+                    None => self.create(m, key, (sport, dport), Proto::Icmp, false),
+                };
+                let conn = self.conns[idx as usize].as_mut().expect("table points at a live slot");
+                let dir = if (m.src, sport) == conn.orig { 0 } else { 1 };
+                if i.checksum == Checksum::Bad {
+                    self.weirds.add("bad_ICMP_checksum");
+                    self.stats.dropped_bad_checksum += 1;
+                    return;
+                }
+                conn.last = m.ts;
+                if let ProtoState::Icmp { bytes } = &mut conn.state {
+                    bytes[dir] += (i.len as u64).saturating_sub(8);
+                }
+                if i.complete {
+                    conn.count(dir, m.ip_len);
+                    self.stats.counted += 1;
+                } else {
+                    self.stats.icmp_incomplete += 1;
+                }
+            }
+            Transport::Other => {
+                let key = ConnKey::new(m.src, 0, m.dst, 0, m.ip_proto, true);
+                let idx = match self.table.get(&key) {
+                    Some(&i) => i,
+                    None => self.create(m, key, (0, 0), Proto::UnknownTransport, false),
+                };
+                let conn = self.conns[idx as usize].as_mut().expect("table points at a live slot");
+                let dir = if m.src == conn.orig.0 { 0 } else { 1 };
+                conn.last = m.ts;
+                conn.count(dir, m.ip_len);
+                self.stats.counted += 1;
+            }
+        }
+    }
+
+    fn tcp_packet(&mut self, m: &PacketMeta, t: &quartet_decode::TcpMeta, out: &mut impl FnMut(ConnRecord)) {
+        let key = ConnKey::new(m.src, t.sport, m.dst, t.dport, 6, true);
+        let mut found = self.table.get(&key).copied();
+        if let Some(idx) = found {
+            let conn = self.conns[idx as usize].as_ref().expect("table points at a live slot");
+            let ProtoState::Tcp(tc) = &conn.state else {
+                unreachable!("tcp key maps to a tcp connection")
+            };
+            if let Reuse::Yes(weird) = tc.is_reuse(t, m.ts, conn.last) {
+                if let Some(w) = weird {
+                    self.weirds.add(w);
+                }
+                self.remove(idx, out);
+                found = None;
+            }
+        }
+        let idx = match found {
+            Some(i) => i,
+            None => {
+                let flip = self.tcp_creation_flip(m, t);
+                self.create(m, key, (t.sport, t.dport), Proto::Tcp, flip)
+            }
+        };
+        let slot = idx as usize;
+        let gen = self.slots[slot].gen;
+        let conn = self.conns[slot].as_mut().expect("table points at a live slot");
+        let is_orig = (m.src, t.sport) == conn.orig;
+        let ProtoState::Tcp(tc) = &mut conn.state else {
+            unreachable!("tcp key maps to a tcp connection")
+        };
+        match t.header_status {
+            TcpHeaderStatus::Ok => {}
+            TcpHeaderStatus::BadHeaderLen => {
+                self.weirds.add("bad_TCP_header_len");
+                self.stats.dropped_bad_header += 1;
+                return;
+            }
+            TcpHeaderStatus::Truncated => {
+                self.weirds.add("truncated_header");
+                self.stats.dropped_bad_header += 1;
+                return;
+            }
+        }
+        if t.checksum == Checksum::Bad {
+            self.weirds.add("bad_TCP_checksum");
+            self.stats.dropped_bad_checksum += 1;
+            tc.checksum_error(is_orig, &mut conn.history);
+            return;
+        }
+        let mut ctx = TcpCtx {
+            now: m.ts,
+            history: &mut conn.history,
+            last_time: &mut conn.last,
+            timers: &mut self.timers,
+            slot: idx,
+            gen,
+            epoch: &mut conn.epoch,
+            weirds: &mut self.weirds,
+            flips: 0,
+            switch_timeout: false,
+            established: false,
+        };
+        tc.process(is_orig, t, &mut ctx);
+        let (flips, switch, established) = (ctx.flips, ctx.switch_timeout, ctx.established);
+        if flips % 2 == 1 {
+            conn.flip(&self.cfg.local_nets);
+        }
+        if switch && conn.inactivity == INITIAL_INACTIVITY {
+            conn.inactivity = TCP_INACTIVITY;
+        }
+        if established && matches!(conn.resp.1, 21 | 22 | 23 | 513) {
+            conn.inactivity = LONG_INACTIVITY;
+        }
+        // Zeek counts the packet with the sender's role from before any flip
+        // inside this packet, into counters the flip already swapped.
+        conn.count(if is_orig { 0 } else { 1 }, m.ip_len);
+        self.stats.counted += 1;
+    }
+
+    /// Creation-time flip for TCP (§3.4).
+    fn tcp_creation_flip(&self, m: &PacketMeta, t: &quartet_decode::TcpMeta) -> bool {
+        use quartet_decode::tcp_flags as F;
+        let plain_syn = t.has(F::SYN) && !t.has(F::ACK);
+        if plain_syn || is_broadcast(m.dst) {
+            return false;
+        }
+        let lsp = &self.cfg.likely_server_ports;
+        if !lsp.is_likely(6, t.sport) {
+            return false;
+        }
+        if lsp.is_likely(6, t.dport) {
+            return !t.has(F::SYN) && t.sport < t.dport;
+        }
+        true
+    }
+
+    fn create(&mut self, m: &PacketMeta, key: ConnKey, ports: (u16, u16), proto: Proto, flip: bool) -> u32 {
+        let mut conn = Conn {
+            key,
+            uid: self.uids.uid(&key.bytes(), m.ts, 0),
+            start: m.ts,
+            last: m.ts,
+            orig: (m.src, ports.0),
+            resp: (m.dst, ports.1),
+            proto,
+            ip_proto: m.ip_proto,
+            history: History::default(),
+            pkts: [0; 2],
+            ip_bytes: [0; 2],
+            l2: [m.l2.src, m.l2.dst],
+            vlan: m.l2.vlan,
+            inner_vlan: m.l2.inner_vlan,
+            local: [None, None],
+            inactivity: INITIAL_INACTIVITY,
+            epoch: 0,
+            state: match proto {
+                Proto::Tcp => ProtoState::Tcp(Box::new(TcpConn::new())),
+                Proto::Udp => ProtoState::Udp {
+                    bytes: [0; 2],
+                    checksum_errors: [Scaled::default(); 2],
+                },
+                Proto::Icmp => ProtoState::Icmp { bytes: [0; 2] },
+                Proto::UnknownTransport => ProtoState::Other,
+            },
+        };
+        conn.set_local(&self.cfg.local_nets);
+        if flip {
+            conn.flip(&self.cfg.local_nets);
+            conn.history.mark('^');
+        }
+        let idx = match self.free.pop() {
+            Some(i) => {
+                self.conns[i as usize] = Some(conn);
+                i
+            }
+            None => {
+                self.conns.push(Some(conn));
+                self.slots.push(Slot { gen: 0 });
+                (self.conns.len() - 1) as u32
+            }
+        };
+        let gen = self.slots[idx as usize].gen;
+        self.table.insert(key, idx);
+        self.stats.conns_created += 1;
+        self.timers
+            .schedule(m.ts.add_micros(INITIAL_INACTIVITY), idx, gen, TimerKind::Inactivity, 0);
+        if proto == Proto::Tcp {
+            self.timers
+                .schedule(self.now.add_micros(tcp::FIVE_SECONDS), idx, gen, TimerKind::Expire, 0);
+        }
+        idx
+    }
+
+    fn remove(&mut self, idx: u32, out: &mut impl FnMut(ConnRecord)) {
+        let Some(conn) = self.conns[idx as usize].take() else {
+            return;
+        };
+        self.table.remove(&conn.key);
+        self.slots[idx as usize].gen = self.slots[idx as usize].gen.wrapping_add(1);
+        self.free.push(idx);
+        self.stats.conns_removed += 1;
+        out(conn.record());
+    }
+
+    fn fire(&mut self, e: Entry, out: &mut impl FnMut(ConnRecord)) {
+        let slot = e.slot as usize;
+        if self.slots.get(slot).map(|s| s.gen) != Some(e.gen) {
+            return;
+        }
+        let Some(conn) = self.conns[slot].as_mut() else {
+            return;
+        };
+        if e.kind.is_analyzer() && e.epoch != conn.epoch {
+            return;
+        }
+        let now = self.now;
+        match e.kind {
+            TimerKind::Inactivity => {
+                let due = conn.last.add_micros(conn.inactivity);
+                if due <= now {
+                    self.remove(e.slot, out);
+                } else {
+                    self.timers.schedule(due, e.slot, e.gen, TimerKind::Inactivity, 0);
+                }
+            }
+            TimerKind::Expire => {
+                let last = conn.last;
+                let epoch = conn.epoch;
+                if let ProtoState::Tcp(tc) = &mut conn.state {
+                    match tc.expire_check(now, last) {
+                        None => self.remove(e.slot, out),
+                        Some(true) => {
+                            self.timers
+                                .schedule(now.add_micros(SESSION_TIMER), e.slot, e.gen, TimerKind::Expire, epoch)
+                        }
+                        Some(false) => {}
+                    }
+                }
+            }
+            TimerKind::Attempt => {
+                if let ProtoState::Tcp(tc) = &mut conn.state {
+                    if tc.attempt_expired() {
+                        self.remove(e.slot, out);
+                    }
+                }
+            }
+            TimerKind::Delete => self.remove(e.slot, out),
+        }
+    }
+
+    /// End of input: fires the attempt timers (they run at shutdown), then
+    /// flushes every remaining connection in key order.
+    pub fn finish(&mut self, out: &mut impl FnMut(ConnRecord)) {
+        while let Some(e) = self.timers.pop() {
+            if e.kind == TimerKind::Attempt {
+                self.fire(e, out);
+            }
+        }
+        let mut rest: Vec<(ConnKey, u32)> = self.table.iter().map(|(k, &i)| (*k, i)).collect();
+        rest.sort_unstable();
+        for (_, idx) in rest {
+            self.remove(idx, out);
+        }
+        self.timers.clear();
+        self.conns.clear();
+        self.slots.clear();
+        self.free.clear();
+    }
+}
+
+fn is_broadcast(a: Addr) -> bool {
+    a.is_v4() && a.octets_v4() == [255, 255, 255, 255]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rstos0_matches_only_the_anchored_pattern() {
+        assert!(rstos0_pattern("SR"));
+        assert!(rstos0_pattern("^SdR"));
+        assert!(rstos0_pattern("ShR"), "lower-case letters do not stop the match");
+        assert!(!rstos0_pattern("R"));
+        assert!(!rstos0_pattern("SAR"));
+    }
+
+    #[test]
+    fn keys_are_canonical() {
+        let a = Addr::v4([10, 0, 0, 1]);
+        let b = Addr::v4([10, 0, 0, 2]);
+        assert_eq!(ConnKey::new(a, 1000, b, 80, 6, true), ConnKey::new(b, 80, a, 1000, 6, true));
+        assert_ne!(ConnKey::new(a, 3, b, 3, 1, false), ConnKey::new(b, 3, a, 3, 1, false));
+    }
+}

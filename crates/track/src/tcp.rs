@@ -1,0 +1,1024 @@
+//! The TCP machine: two endpoints, each with its own state, sequence
+//! bookkeeping, scaled history counters and a content-gap reassembler that
+//! tracks byte ranges (never payload).
+//!
+//! The rules are those of Zeek's TCP session adapter as written down in
+//! `zeek-conn-semantics.md` §4; section numbers below refer to it. The
+//! endpoints live in an array indexed by *role* (0 = originator); a role
+//! flip swaps the array, so "the endpoint that sent this packet" is tracked
+//! by index while processing.
+
+use crate::history::{History, Letter, Scaled};
+use crate::timer::{TimerKind, TimerQueue};
+use crate::Weirds;
+use quartet_decode::{tcp_flags as F, TcpMeta};
+use quartet_wire::Timestamp;
+
+/// Sequence jumps larger than this in a SYN or RST are not trusted.
+const TOO_LARGE_SEQ_DELTA: i32 = 1_048_576;
+/// Zeek's `tcp_max_initial_window`.
+const MAX_INITIAL_WINDOW: u64 = 16_384;
+/// Zeek's `tcp_max_above_hole_without_any_acks`.
+const MAX_ABOVE_HOLE_WITHOUT_ACKS: u64 = 16_384;
+/// Zeek's `tcp_excessive_data_without_further_acks`.
+const EXCESSIVE_DATA_WITHOUT_ACKS: u64 = 10 * 1024 * 1024;
+
+pub(crate) const SECOND: i64 = 1_000_000;
+/// `tcp_attempt_delay`, `tcp_close_delay`, `tcp_connection_linger`, `tcp_SYN_timeout`.
+pub(crate) const FIVE_SECONDS: i64 = 5 * SECOND;
+/// `tcp_session_timer`.
+pub(crate) const SESSION_TIMER: i64 = 6 * SECOND;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TcpState {
+    #[default]
+    Inactive,
+    SynSent,
+    SynAckSent,
+    Partial,
+    Established,
+    Closed,
+    Reset,
+}
+
+impl TcpState {
+    fn is_handshake(self) -> bool {
+        matches!(self, TcpState::Inactive | TcpState::SynSent | TcpState::SynAckSent)
+    }
+
+    /// "Inactive" for conn_state: INACTIVE or PARTIAL (§4.4).
+    pub fn is_inactive(self) -> bool {
+        matches!(self, TcpState::Inactive | TcpState::Partial)
+    }
+}
+
+fn seq_delta(a: u32, b: u32) -> i32 {
+    a.wrapping_sub(b) as i32
+}
+
+fn full_seq(seq: u32, wraps: u32) -> u64 {
+    ((wraps as u64) << 32) + seq as u64
+}
+
+/// Byte ranges of one direction's stream in relative sequence space (the
+/// first data byte is 1), buffered until the peer acknowledges them (§4.7).
+#[derive(Clone, Debug)]
+struct Reassembler {
+    /// Everything below has been delivered or declared missing.
+    last_reassem: u64,
+    /// Everything below has been acknowledged and forgotten.
+    trim_seq: u64,
+    /// Sorted, disjoint `[seq, upper)` ranges above `trim_seq`.
+    blocks: Vec<(u64, u64)>,
+    /// Gave up on this direction (too much data without acks).
+    skip: bool,
+    did_eof: bool,
+}
+
+impl Default for Reassembler {
+    fn default() -> Self {
+        Reassembler {
+            last_reassem: 1,
+            trim_seq: 1,
+            blocks: Vec::new(),
+            skip: false,
+            did_eof: false,
+        }
+    }
+}
+
+impl Reassembler {
+    fn has_blocks(&self) -> bool {
+        !self.blocks.is_empty()
+    }
+
+    fn undelivered_bytes(&self) -> u64 {
+        self.blocks
+            .last()
+            .map_or(0, |&(_, upper)| upper.saturating_sub(self.last_reassem))
+    }
+
+    fn data_size(&self) -> u64 {
+        self.blocks.iter().map(|&(s, u)| u - s).sum()
+    }
+
+    /// Adds `[seq, upper)` minus what is already held, then delivers any
+    /// run that now starts at `last_reassem`.
+    fn insert(&mut self, seq: u64, upper: u64) {
+        if upper <= self.trim_seq || seq >= upper {
+            return;
+        }
+        let seq = seq.max(self.trim_seq);
+        // Merge into the sorted list; content is not kept, so overlapping
+        // ranges simply coalesce.
+        let pos = self.blocks.partition_point(|&(_, u)| u < seq);
+        let mut lo = seq;
+        let mut hi = upper;
+        let mut end = pos;
+        while end < self.blocks.len() && self.blocks[end].0 <= hi {
+            lo = lo.min(self.blocks[end].0);
+            hi = hi.max(self.blocks[end].1);
+            end += 1;
+        }
+        self.blocks.splice(pos..end, std::iter::once((lo, hi)));
+        self.deliver_from_front();
+    }
+
+    fn deliver_from_front(&mut self) {
+        for &(s, u) in &self.blocks {
+            if s > self.last_reassem {
+                break;
+            }
+            if u > self.last_reassem {
+                self.last_reassem = u;
+            }
+        }
+    }
+
+    /// Forgets acknowledged ranges below `seq`.
+    fn trim_blocks(&mut self, seq: u64) {
+        let keep = self.blocks.partition_point(|&(_, u)| u <= seq);
+        self.blocks.drain(..keep);
+        if let Some(first) = self.blocks.first_mut() {
+            if first.0 < seq {
+                first.0 = seq;
+            }
+        }
+        if seq > self.trim_seq {
+            self.trim_seq = seq;
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Endpoint {
+    pub state: TcpState,
+    pub prev_state: TcpState,
+    start_seq: i64,
+    last_seq: u32,
+    ack_seq: u32,
+    seq_wraps: u32,
+    ack_wraps: u32,
+    fin_cnt: u32,
+    /// Relative sequence just past the FIN octet.
+    fin_seq: u64,
+    pub did_close: bool,
+    hist_last_syn: u64,
+    hist_last_fin: u64,
+    hist_last_rst: u64,
+    checksum_errors: Scaled,
+    rxmits: Scaled,
+    zero_windows: Scaled,
+    gaps: Scaled,
+    reasm: Reassembler,
+    /// Content gaps counted for this direction (`missed_bytes`).
+    pub missed: u64,
+}
+
+impl Endpoint {
+    fn init_start(&mut self, seq: u32) {
+        self.start_seq = seq as i64;
+    }
+
+    fn update_last_seq(&mut self, seq: u32) {
+        if seq < self.last_seq {
+            self.seq_wraps += 1;
+        }
+        self.last_seq = seq;
+    }
+
+    fn update_ack_seq(&mut self, seq: u32) {
+        if seq < self.ack_seq {
+            self.ack_wraps += 1;
+        }
+        self.ack_seq = seq;
+    }
+
+    fn to_relative(&self, seq: u32, wraps: u32) -> u64 {
+        (full_seq(seq, wraps) as i64).wrapping_sub(self.start_seq) as u64
+    }
+
+    /// Relative sequence of `cur` (§4.2), with the underflow flag.
+    fn relative_seq(&self, cur: u32, last: u32, mut wraps: u32) -> (u64, bool) {
+        let delta = seq_delta(cur, last);
+        if delta < 0 {
+            if wraps > 0 && cur > last {
+                wraps -= 1;
+            }
+        } else if delta > 0 && cur < last {
+            wraps += 1;
+        }
+        if wraps == 0 {
+            let d = seq_delta(cur, self.start_seq as u32);
+            return (d as i64 as u64, d < 0);
+        }
+        (self.to_relative(cur, wraps), false)
+    }
+
+    fn no_data_acked(&self) -> bool {
+        let ack = full_seq(self.ack_seq, self.ack_wraps) as i64;
+        ack == self.start_seq || ack == self.start_seq + 1
+    }
+
+    /// Payload bytes of this direction from sequence numbers (§4.6).
+    fn raw_size(&self) -> u64 {
+        let last = full_seq(self.last_seq, self.seq_wraps);
+        let ack = full_seq(self.ack_seq, self.ack_wraps);
+        let mut size = (last.max(ack) as i64).wrapping_sub(self.start_seq) as u64;
+        if size != 0 {
+            size = size.wrapping_sub(1);
+        }
+        if self.fin_cnt > 0 && size != 0 {
+            size = size.wrapping_sub(1);
+        }
+        size
+    }
+
+    fn set_state(&mut self, new: TcpState, peer_state: TcpState, switch_timeout: &mut bool) {
+        if new != self.state {
+            if !new.is_handshake() && self.state.is_handshake() && peer_state.is_handshake() {
+                *switch_timeout = true;
+            }
+            self.prev_state = self.state;
+            self.state = new;
+        }
+    }
+
+    fn is_clean(&self) -> bool {
+        self.state == TcpState::Established
+            || (self.state == TcpState::Closed && self.prev_state == TcpState::Established)
+    }
+
+    fn is_active(&self) -> bool {
+        self.state != TcpState::Inactive && !self.did_close
+    }
+}
+
+/// What the TCP machine asks of its connection while handling a packet.
+pub(crate) struct TcpCtx<'a> {
+    pub now: Timestamp,
+    pub history: &'a mut History,
+    pub last_time: &'a mut Timestamp,
+    pub timers: &'a mut TimerQueue,
+    pub slot: u32,
+    pub gen: u32,
+    /// Analyzer-timer epoch of the connection; bumping it cancels them.
+    pub epoch: &'a mut u32,
+    pub weirds: &'a mut Weirds,
+    /// Number of role flips done while handling the packet.
+    pub flips: u32,
+    /// The handshake finished: switch to `tcp_inactivity_timeout`.
+    pub switch_timeout: bool,
+    /// The connection was established (port-based inactivity timeouts).
+    pub established: bool,
+}
+
+impl TcpCtx<'_> {
+    fn schedule(&mut self, due: Timestamp, kind: TimerKind) {
+        self.timers.schedule(due, self.slot, self.gen, kind, *self.epoch);
+    }
+
+    fn cancel_timers(&mut self) {
+        *self.epoch = self.epoch.wrapping_add(1);
+    }
+}
+
+/// Outcome of the reuse test (§4.10).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reuse {
+    No,
+    Yes(Option<&'static str>),
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TcpConn {
+    /// Indexed by role: 0 = originator, 1 = responder.
+    pub ep: [Endpoint; 2],
+    is_partial: bool,
+    first_packet_seen: u8,
+    close_deferred: bool,
+    deferred_gen_event: bool,
+    /// Cleared once the connection was finished, reset or gave up.
+    is_active: bool,
+}
+
+const ORIG_SEEN: u8 = 1;
+const RESP_SEEN: u8 = 2;
+
+impl TcpConn {
+    pub fn new() -> Self {
+        TcpConn {
+            is_active: true,
+            ..Default::default()
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.ep[0].did_close || self.ep[1].did_close
+    }
+
+    fn both_closed(&self) -> bool {
+        self.ep[0].did_close && self.ep[1].did_close
+    }
+
+    /// Swaps roles (§3.4).
+    fn flip(&mut self, ctx: &mut TcpCtx) {
+        self.ep.swap(0, 1);
+        self.first_packet_seen = (if self.first_packet_seen & ORIG_SEEN != 0 { RESP_SEEN } else { 0 })
+            | (if self.first_packet_seen & RESP_SEEN != 0 { ORIG_SEEN } else { 0 });
+        self.is_partial = false;
+        ctx.flips += 1;
+    }
+
+    /// The reuse test for a SYN arriving on an existing connection (§4.10).
+    pub fn is_reuse(&self, t: &TcpMeta, now: Timestamp, last_time: Timestamp) -> Reuse {
+        if t.header_status == quartet_decode::TcpHeaderStatus::BadHeaderLen || !t.has(F::SYN) {
+            return Reuse::No;
+        }
+        let (orig, resp) = (&self.ep[0], &self.ep[1]);
+        let mut conn_orig = orig;
+        if t.has(F::ACK) {
+            if orig.state != TcpState::Inactive {
+                return Reuse::No;
+            }
+            conn_orig = resp;
+        }
+        let no_reset = orig.state != TcpState::Reset && resp.state != TcpState::Reset;
+        if !self.is_closed() {
+            if t.seq == conn_orig.start_seq as u32 {
+                return Reuse::No;
+            }
+            if !t.has(F::ACK)
+                && conn_orig.state == TcpState::SynAckSent
+                && resp.state == TcpState::Inactive
+                && t.seq == resp.start_seq as u32
+            {
+                return Reuse::No;
+            }
+            if conn_orig.state == TcpState::SynSent {
+                return Reuse::Yes(Some("SYN_seq_jump"));
+            }
+            return Reuse::Yes(Some("active_connection_reuse"));
+        }
+        if (orig.is_active() || resp.is_active()) && no_reset {
+            Reuse::Yes(Some("active_connection_reuse"))
+        } else if now.micros() - last_time.micros() < FIVE_SECONDS && no_reset {
+            Reuse::Yes(Some("premature_connection_reuse"))
+        } else {
+            Reuse::Yes(None)
+        }
+    }
+
+    /// Records a bad checksum for the sender (`C`/`c`, scaled).
+    pub fn checksum_error(&mut self, is_orig: bool, history: &mut History) {
+        let e = &mut self.ep[if is_orig { 0 } else { 1 }];
+        if e.checksum_errors.event() {
+            history.add(b'C', is_orig);
+        }
+    }
+
+    fn record_letter(&mut self, e: &mut usize, letter: Letter, c: u8, ctx: &mut TcpCtx) -> bool {
+        // First productive packet after a lone SYN-ACK flips the connection
+        // and rewrites the history to `^h` (§3.4, later flip 1).
+        if matches!(letter, Letter::Ack | Letter::Data) && ctx.history.text == "H" {
+            self.flip(ctx);
+            *e = 1 - *e;
+            ctx.history.text.clear();
+            ctx.history.text.push_str("^h");
+        }
+        ctx.history.check(letter, c, *e == 0)
+    }
+
+    fn update_history(&mut self, e: &mut usize, flags: u8, rel_seq: u64, len: u32, ctx: &mut TcpCtx) {
+        let syn = flags & F::SYN != 0;
+        let fin = flags & F::FIN != 0;
+        let rst = flags & F::RST != 0;
+        let bits = syn as u8 + fin as u8 + rst as u8;
+        if bits > 1 {
+            if fin && rst {
+                self.record_letter(e, Letter::FinRst, b'I', ctx);
+            } else {
+                self.record_letter(e, Letter::MultiFlag, b'Q', ctx);
+            }
+        } else if bits == 1 {
+            if syn {
+                let code = if flags & F::ACK != 0 { b'H' } else { b'S' };
+                if self.record_letter(e, Letter::Syn, code, ctx) && rel_seq != self.ep[*e].hist_last_syn {
+                    ctx.history.add(code, *e == 0);
+                }
+                self.ep[*e].hist_last_syn = rel_seq;
+            }
+            if fin {
+                let at = rel_seq.wrapping_add(len as u64);
+                if self.record_letter(e, Letter::Fin, b'F', ctx) && at != self.ep[*e].hist_last_fin {
+                    ctx.history.add(b'F', *e == 0);
+                }
+                self.ep[*e].hist_last_fin = at;
+            }
+            if rst {
+                if self.record_letter(e, Letter::Rst, b'R', ctx) && rel_seq != self.ep[*e].hist_last_rst {
+                    ctx.history.add(b'R', *e == 0);
+                }
+                self.ep[*e].hist_last_rst = rel_seq;
+            }
+        } else if len > 0 {
+            self.record_letter(e, Letter::Data, b'D', ctx);
+        } else if flags & F::ACK != 0 {
+            self.record_letter(e, Letter::Ack, b'A', ctx);
+        }
+    }
+
+    /// Handles one TCP packet whose header and checksum are valid (§4.1
+    /// steps 4–14). `is_orig` is the sender's role before the packet.
+    pub fn process(&mut self, is_orig: bool, t: &TcpMeta, ctx: &mut TcpCtx) {
+        let flags = t.flags;
+        let has = |f: u8| flags & f != 0;
+        let len = t.payload_len;
+        let mut e = if is_orig { 0usize } else { 1 };
+
+        // SetPartialStatus.
+        if e == 0 {
+            if self.first_packet_seen & ORIG_SEEN == 0 {
+                self.is_partial = !has(F::SYN) || has(F::ACK);
+            }
+        } else if self.first_packet_seen & RESP_SEEN == 0 && !self.is_partial {
+            self.is_partial = !has(F::SYN);
+        }
+
+        let seg_len = len as i64 + has(F::SYN) as i64 + has(F::FIN) as i64 - if has(F::RST) { len as i64 } else { 0 };
+        let base_seq = t.seq;
+        let ack_seq = t.ack;
+        let seq_end = base_seq.wrapping_add(seg_len as u32);
+
+        self.init_endpoint(e, flags, base_seq, seq_end, ctx);
+
+        let ep = &self.ep[e];
+        let (rel_seq, underflow) = ep.relative_seq(base_seq, ep.last_seq, ep.seq_wraps);
+        if underflow && !has(F::RST) {
+            ctx.weirds.add("TCP_seq_underflow_or_misorder");
+        }
+
+        self.update_history(&mut e, flags, rel_seq, len, ctx);
+        let p = 1 - e;
+
+        // Zero window (§4.5 `W`).
+        if t.window == 0
+            && !has(F::RST)
+            && self.ep[p].state != TcpState::Closed
+            && self.ep[e].state != TcpState::Reset
+            && self.ep[e].zero_windows.event()
+        {
+            ctx.history.add(b'W', e == 0);
+        }
+
+        if !self.both_closed() {
+            *ctx.last_time = ctx.now;
+        }
+
+        if has(F::FIN) {
+            self.ep[e].fin_cnt += 1;
+            self.ep[e].fin_seq = rel_seq.wrapping_add(seg_len as u64);
+        }
+        let mut rel_ack = 0u64;
+        if has(F::ACK) {
+            if self.ep[p].state == TcpState::Inactive {
+                rel_ack = 1;
+                if !has(F::SYN) && !has(F::FIN) && !has(F::RST)
+                    && matches!(self.ep[e].state, TcpState::SynSent | TcpState::SynAckSent | TcpState::Established)
+                {
+                    ctx.weirds.add("possible_split_routing");
+                }
+                let peer = &mut self.ep[p];
+                let a = ack_seq.wrapping_sub(1);
+                peer.init_start(a);
+                peer.ack_seq = a;
+                peer.last_seq = a;
+            } else {
+                let peer = &self.ep[p];
+                let (ra, under) = peer.relative_seq(ack_seq, peer.ack_seq, peer.ack_wraps);
+                if under {
+                    ctx.weirds.add("TCP_ack_underflow_or_misorder");
+                } else {
+                    rel_ack = ra;
+                    if !has(F::RST) {
+                        let peer = &mut self.ep[p];
+                        let d = seq_delta(ack_seq, peer.ack_seq);
+                        if !(ack_seq == 0 && d > TOO_LARGE_SEQ_DELTA) && d > 0 {
+                            peer.update_ack_seq(ack_seq);
+                        }
+                    }
+                }
+            }
+        }
+
+        let delta_last = self.update_last_seq(e, seq_end, flags, len, ctx);
+
+        let (do_close, gen_event) = self.update_state_machine(&mut e, t, delta_last, ctx);
+        let p = 1 - e;
+
+        if has(F::ACK) {
+            self.ack_received(p, rel_ack, ctx);
+        }
+
+        let rel_data_seq = if has(F::SYN) { rel_seq.wrapping_add(1) } else { rel_seq };
+        if len > 0 && !has(F::RST) && !underflow {
+            if t.payload_caplen >= len {
+                self.data_sent(e, rel_data_seq, len as u64, ctx);
+            } else {
+                ctx.weirds.add("truncated_tcp_payload");
+            }
+        }
+
+        self.check_eof(e, ctx);
+
+        if do_close {
+            self.connection_closed(e, gen_event, ctx);
+        }
+
+        self.first_packet_seen |= if e == 0 { ORIG_SEEN } else { RESP_SEEN };
+    }
+
+    fn init_endpoint(&mut self, e: usize, flags: u8, seq: u32, seq_end: u32, ctx: &mut TcpCtx) {
+        let syn = flags & F::SYN != 0;
+        let ep = &mut self.ep[e];
+        let reinit = |ep: &mut Endpoint| {
+            ep.init_start(seq);
+            ep.ack_seq = seq;
+            ep.last_seq = seq_end;
+        };
+        match ep.state {
+            TcpState::Inactive => {
+                if syn {
+                    ep.ack_seq = seq;
+                    ep.init_start(seq);
+                    ep.last_seq = seq_end;
+                } else {
+                    let s = seq.wrapping_sub(1);
+                    ep.ack_seq = s;
+                    ep.init_start(s);
+                    ep.last_seq = seq;
+                }
+            }
+            TcpState::SynSent | TcpState::SynAckSent => {
+                if syn && seq != ep.start_seq as u32 {
+                    ctx.weirds.add("SYN_seq_jump");
+                    reinit(ep);
+                }
+            }
+            TcpState::Established | TcpState::Partial => {
+                if syn {
+                    if ep.raw_size() > 0 {
+                        ctx.weirds.add("SYN_inside_connection");
+                    }
+                    if seq != ep.start_seq as u32 {
+                        ctx.weirds.add("SYN_seq_jump");
+                    }
+                    reinit(ep);
+                }
+            }
+            TcpState::Reset => {
+                if syn && ep.prev_state == TcpState::Inactive {
+                    reinit(ep);
+                }
+            }
+            TcpState::Closed => {}
+        }
+    }
+
+    fn update_last_seq(&mut self, e: usize, seq_end: u32, flags: u8, len: u32, ctx: &mut TcpCtx) -> i32 {
+        let ep = &mut self.ep[e];
+        let delta = seq_delta(seq_end, ep.last_seq);
+        let syn_or_rst = flags & (F::SYN | F::RST) != 0;
+        if syn_or_rst && !(-TOO_LARGE_SEQ_DELTA..=TOO_LARGE_SEQ_DELTA).contains(&delta) {
+            // An untrusted jump.
+        } else if flags & F::FIN != 0 && ep.last_seq as i64 == ep.start_seq + 1 {
+            ep.update_last_seq(seq_end);
+        } else if ep.state == TcpState::Reset {
+            // Sequence numbers after a RST are not trusted.
+        } else if delta > 0 {
+            ep.update_last_seq(seq_end);
+        } else if len > 0 && ep.rxmits.event() {
+            ctx.history.add(b'T', e == 0);
+        }
+        delta
+    }
+
+    /// The endpoint state machine (§4.3). Returns (do_close, gen_event).
+    fn update_state_machine(&mut self, e: &mut usize, t: &TcpMeta, delta_last: i32, ctx: &mut TcpCtx) -> (bool, bool) {
+        use TcpState::*;
+        let flags = t.flags;
+        let has = |f: u8| flags & f != 0;
+        let len = t.payload_len;
+        let mut do_close = false;
+        let mut gen_event = false;
+        let is_orig = *e == 0;
+        let p = 1 - *e;
+        let mut sw = false;
+        macro_rules! set {
+            ($idx:expr, $st:expr) => {{
+                let peer_state = self.ep[1 - $idx].state;
+                self.ep[$idx].set_state($st, peer_state, &mut sw);
+            }};
+        }
+
+        match self.ep[*e].state {
+            Inactive => {
+                if has(F::SYN) {
+                    if is_orig {
+                        if has(F::ACK) {
+                            ctx.weirds.add("connection_originator_SYN_ack");
+                            set!(*e, SynAckSent);
+                        } else {
+                            set!(*e, SynSent);
+                        }
+                        ctx.schedule(ctx.now.add_micros(FIVE_SECONDS), TimerKind::Attempt);
+                    } else {
+                        let mut p = p;
+                        if has(F::ACK) {
+                            let peer = &self.ep[p];
+                            if !matches!(peer.state, Inactive | Partial) {
+                                let lo = peer.start_seq as u32;
+                                let inside = seq_delta(t.ack, lo) >= 0 && seq_delta(peer.last_seq, t.ack) >= 0;
+                                if !inside {
+                                    ctx.weirds.add("bad_SYN_ack");
+                                }
+                            }
+                        } else if self.ep[p].state == SynAckSent && t.seq == self.ep[*e].start_seq as u32 {
+                            // SYN/SYN-ACK reversal: flip and establish.
+                            self.is_partial = false;
+                            self.flip(ctx);
+                            *e = 1 - *e;
+                            p = 1 - *e;
+                            set!(p, Established);
+                            self.first_packet_seen |= ORIG_SEEN;
+                        } else {
+                            ctx.weirds.add("simultaneous_open");
+                        }
+                        if self.ep[p].state == SynSent {
+                            set!(p, Established);
+                        } else if self.ep[p].state == Inactive {
+                            ctx.weirds.add("unsolicited_SYN_response");
+                        }
+                        set!(*e, Established);
+                        if self.ep[p].state != Partial {
+                            ctx.established = true;
+                        }
+                    }
+                }
+                let p = 1 - *e;
+                if has(F::FIN) {
+                    set!(*e, Closed);
+                    do_close = true;
+                    gen_event = true;
+                    if self.ep[p].state != Partial && !has(F::SYN) {
+                        ctx.weirds.add("spontaneous_FIN");
+                    }
+                }
+                if has(F::RST) {
+                    set!(*e, Reset);
+                    let is_reject = if *e == 0 {
+                        self.ep[p].state == Established
+                    } else {
+                        matches!(self.ep[p].state, SynSent | SynAckSent)
+                    };
+                    do_close = true;
+                    gen_event = !is_reject;
+                    if !is_reject && self.ep[p].state == Inactive {
+                        ctx.weirds.add("spontaneous_RST");
+                    }
+                }
+                if self.ep[*e].state == Inactive {
+                    if *e == 1 && len == 0 && self.ep[0].state == SynSent {
+                        // An ACK of the SYN before the SYN-ACK: stay inactive.
+                    } else if has(F::ACK) && self.ep[p].state == Established {
+                        set!(*e, Established);
+                        self.is_partial = false;
+                        self.first_packet_seen |= if *e == 0 { ORIG_SEEN } else { RESP_SEEN };
+                        ctx.established = true;
+                    } else {
+                        set!(*e, Partial);
+                    }
+                }
+            }
+            SynSent | SynAckSent => {
+                if has(F::SYN) {
+                    if is_orig {
+                        if has(F::ACK) && !has(F::FIN) && !has(F::RST) && self.ep[*e].state != SynAckSent {
+                            ctx.weirds.add("repeated_SYN_with_ack");
+                        }
+                    } else if !has(F::ACK) && self.ep[*e].state != SynSent {
+                        ctx.weirds.add("repeated_SYN_reply_wo_ack");
+                    }
+                }
+                if has(F::FIN) {
+                    if matches!(self.ep[p].state, Inactive | SynSent) {
+                        ctx.weirds.add("inappropriate_FIN");
+                    }
+                    set!(*e, Closed);
+                    do_close = true;
+                    gen_event = true;
+                }
+                if has(F::RST) {
+                    set!(*e, Reset);
+                    self.is_active = false;
+                    do_close = true;
+                } else if len > 0 {
+                    ctx.weirds.add("data_before_established");
+                }
+            }
+            Established | Partial => {
+                if has(F::SYN) && self.ep[*e].state == Partial && self.ep[p].state == Inactive && !has(F::ACK) {
+                    ctx.weirds.add("SYN_after_partial");
+                    set!(*e, SynSent);
+                }
+                if has(F::FIN) && !has(F::RST) {
+                    set!(*e, Closed);
+                    if self.ep[p].state == Reset && self.ep[p].prev_state == Closed {
+                        set!(p, Closed);
+                    }
+                    do_close = true;
+                    gen_event = true;
+                }
+                if has(F::RST) {
+                    set!(*e, Reset);
+                    do_close = true;
+                    if self.ep[p].state != Reset || self.ep[p].prev_state != Established {
+                        self.is_active = false;
+                    }
+                }
+            }
+            Closed => {
+                if has(F::SYN) {
+                    ctx.weirds.add("SYN_after_close");
+                }
+                if has(F::FIN) && delta_last > 0 {
+                    ctx.weirds.add("FIN_advanced_last_seq");
+                }
+                if has(F::RST) && self.ep[p].state != Closed {
+                    set!(*e, Reset);
+                    if !self.ep[*e].did_close {
+                        do_close = true;
+                    }
+                }
+            }
+            Reset => {
+                if has(F::SYN) {
+                    ctx.weirds.add("SYN_after_reset");
+                }
+                if has(F::FIN) {
+                    ctx.weirds.add("FIN_after_reset");
+                }
+                if len > 0 && !has(F::RST) {
+                    ctx.weirds.add("data_after_reset");
+                }
+            }
+        }
+        if sw {
+            ctx.switch_timeout = true;
+        }
+        (do_close, gen_event)
+    }
+
+    /// The peer acknowledged endpoint `x` up to relative sequence `seq`.
+    fn ack_received(&mut self, x: usize, seq: u64, ctx: &mut TcpCtx) {
+        let ep = &self.ep[x];
+        let mut seq = seq;
+        if ep.fin_cnt > 0 && seq >= ep.fin_seq {
+            seq = ep.fin_seq.wrapping_sub(1);
+        }
+        if seq <= ep.reasm.trim_seq {
+            return;
+        }
+        if seq > ep.reasm.last_reassem {
+            self.undelivered(x, seq, ctx);
+        }
+        self.ep[x].reasm.trim_blocks(seq);
+        self.check_eof(x, ctx);
+    }
+
+    /// Declares `[last_reassem, up_to)` of endpoint `x` delivered, reporting
+    /// holes as content gaps (§4.7).
+    fn undelivered(&mut self, x: usize, up_to: u64, ctx: &mut TcpCtx) {
+        if up_to <= 2 && self.is_partial {
+            return;
+        }
+        let clean = self.ep[x].is_clean() && self.ep[1 - x].is_clean();
+        let ep = &mut self.ep[x];
+        if !ep.reasm.skip {
+            let mut cur = ep.reasm.last_reassem;
+            let mut missing = 0u64;
+            for &(s, u) in &ep.reasm.blocks {
+                if u <= cur {
+                    continue;
+                }
+                if s >= up_to {
+                    break;
+                }
+                if s > cur {
+                    missing += s - cur;
+                }
+                cur = cur.max(u);
+            }
+            if up_to > cur {
+                missing += up_to - cur;
+            }
+            if missing > 0 && clean {
+                ep.missed += missing;
+                // One gap event per hole; letters follow the scaled rule.
+                let holes = Self::count_holes(&ep.reasm.blocks, ep.reasm.last_reassem, up_to);
+                for _ in 0..holes {
+                    if ep.gaps.event() {
+                        ctx.history.add(b'G', x == 0);
+                    }
+                }
+            }
+            ep.reasm.last_reassem = cur;
+        }
+        if up_to > ep.reasm.last_reassem {
+            ep.reasm.last_reassem = up_to;
+        }
+    }
+
+    fn count_holes(blocks: &[(u64, u64)], start: u64, up_to: u64) -> u32 {
+        let mut cur = start;
+        let mut holes = 0;
+        for &(s, u) in blocks {
+            if u <= cur {
+                continue;
+            }
+            if s >= up_to {
+                break;
+            }
+            if s > cur {
+                holes += 1;
+            }
+            cur = cur.max(u);
+        }
+        if up_to > cur {
+            holes += 1;
+        }
+        holes
+    }
+
+    fn data_sent(&mut self, e: usize, seq: u64, len: u64, ctx: &mut TcpCtx) {
+        let ep = &mut self.ep[e];
+        if ep.reasm.skip {
+            return;
+        }
+        let ack = ep.to_relative(ep.ack_seq, ep.ack_wraps);
+        let mut seq = seq;
+        let upper = seq + len;
+        if seq < ack {
+            if upper <= ack {
+                return;
+            }
+            seq = ack;
+        }
+        ep.reasm.insert(seq, upper);
+        // Delivered data is kept until acked, unless nothing was ever acked
+        // and the endpoint has sent more than an initial window.
+        if ep.no_data_acked() && ep.raw_size() > MAX_INITIAL_WINDOW {
+            let lr = ep.reasm.last_reassem;
+            ep.reasm.trim_blocks(lr);
+        }
+        if ep.no_data_acked() && ep.reasm.undelivered_bytes() > MAX_ABOVE_HOLE_WITHOUT_ACKS {
+            ctx.weirds.add("above_hole_data_without_any_acks");
+            ep.reasm.blocks.clear();
+            ep.reasm.skip = true;
+        }
+        if ep.reasm.data_size() > EXCESSIVE_DATA_WITHOUT_ACKS {
+            ctx.weirds.add("excessive_data_without_further_acks");
+            ep.reasm.blocks.clear();
+            ep.reasm.skip = true;
+        }
+    }
+
+    fn data_pending(&self, x: usize) -> bool {
+        let ep = &self.ep[x];
+        if ep.reasm.skip {
+            return false;
+        }
+        let delivered = ep.start_seq.wrapping_add(ep.reasm.last_reassem as i64) as u64;
+        let last = full_seq(ep.last_seq, ep.seq_wraps);
+        if last < delivered {
+            return false;
+        }
+        if delivered != last.wrapping_sub(1) && delivered != last {
+            return true;
+        }
+        ep.state != TcpState::Reset && self.ep[1 - x].reasm.has_blocks()
+    }
+
+    fn check_eof(&mut self, x: usize, ctx: &mut TcpCtx) {
+        let ep = &self.ep[x];
+        if !ep.reasm.did_eof
+            && (ep.fin_cnt > 0 || matches!(ep.state, TcpState::Closed | TcpState::Reset))
+            && !self.data_pending(x)
+        {
+            self.ep[x].reasm.did_eof = true;
+            if self.close_deferred {
+                if self.data_pending(x) && self.both_closed() {
+                    ctx.weirds.add("pending_data_when_closed");
+                }
+                let g = self.deferred_gen_event;
+                self.close_deferred = false;
+                self.connection_closed(x, g, ctx);
+                self.close_deferred = false;
+            }
+        }
+    }
+
+    fn connection_closed(&mut self, x: usize, mut gen_event: bool, ctx: &mut TcpCtx) {
+        if self.data_pending(x) {
+            self.close_deferred = true;
+            if !self.deferred_gen_event {
+                self.deferred_gen_event = gen_event;
+            }
+            return;
+        }
+        self.close_deferred = false;
+        if self.ep[x].did_close {
+            return;
+        }
+        self.ep[x].did_close = true;
+        let p = 1 - x;
+        let complete = self.ep[x].state == TcpState::Reset || self.ep[p].did_close || self.ep[p].state == TcpState::Inactive;
+        if complete {
+            if self.ep[x].prev_state != TcpState::Inactive || self.ep[p].state != TcpState::Inactive {
+                if self.deferred_gen_event {
+                    gen_event = true;
+                    self.deferred_gen_event = false;
+                }
+                if gen_event {
+                    self.is_active = false;
+                }
+            }
+            ctx.cancel_timers();
+            ctx.schedule(ctx.last_time.add_micros(FIVE_SECONDS), TimerKind::Delete);
+        } else if self.ep[x].prev_state != TcpState::Inactive {
+            ctx.schedule(ctx.last_time.add_micros(SESSION_TIMER), TimerKind::Expire);
+        }
+    }
+
+    /// The attempt timer fired: remove an unanswered attempt.
+    pub fn attempt_expired(&mut self) -> bool {
+        if !self.is_active {
+            return false;
+        }
+        if matches!(self.ep[0].state, TcpState::SynSent | TcpState::SynAckSent) && self.ep[1].state == TcpState::Inactive {
+            self.is_active = false;
+            return true;
+        }
+        false
+    }
+
+    /// The expire timer fired at `now`. Returns `None` when the connection
+    /// is to be removed, else whether to re-arm.
+    pub fn expire_check(&mut self, now: Timestamp, last_time: Timestamp) -> Option<bool> {
+        if !self.is_active {
+            return Some(false);
+        }
+        let (o, r) = (&self.ep[0], &self.ep[1]);
+        if last_time.micros() + FIVE_SECONDS < now.micros() {
+            if (o.did_close || r.did_close)
+                && ((o.did_close && r.did_close)
+                    || o.state == TcpState::Reset
+                    || r.state == TcpState::Reset
+                    || o.state == TcpState::Inactive
+                    || r.state == TcpState::Inactive)
+            {
+                self.is_active = false;
+                return None;
+            }
+            if r.state == TcpState::Inactive && o.state == TcpState::Inactive {
+                return None;
+            }
+        }
+        Some(true)
+    }
+
+    /// Byte counts of the two roles at removal (§4.6).
+    pub fn sizes(&self) -> (u64, u64) {
+        (self.size(0), self.size(1))
+    }
+
+    fn size(&self, x: usize) -> u64 {
+        let ep = &self.ep[x];
+        if ep.prev_state == TcpState::SynSent
+            && ep.state == TcpState::Reset
+            && self.ep[1 - x].state == TcpState::Inactive
+            && !ep.no_data_acked()
+        {
+            return 0;
+        }
+        ep.raw_size()
+    }
+
+    pub fn missed_bytes(&self) -> u64 {
+        self.ep[0].missed + self.ep[1].missed
+    }
+
+    pub fn states(&self) -> (TcpState, TcpState) {
+        (self.ep[0].state, self.ep[1].state)
+    }
+}

@@ -1,0 +1,104 @@
+//! Timers in packet time.
+//!
+//! A binary heap of `(due, sequence)` entries pointing at a connection slot
+//! and generation. Cancellation is lazy: an entry whose connection was
+//! removed (generation changed) or whose analyzer-timer epoch was bumped is
+//! skipped when it comes due. Entries with equal due times fire in the order
+//! they were scheduled, as Zeek's timer queue does.
+
+use quartet_wire::Timestamp;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// What a timer does when it fires (the Zeek timer it mirrors).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum TimerKind {
+    /// Connection inactivity timer (re-armed while the connection is busy).
+    Inactivity,
+    /// TCP expire timer: removes lingering closed or half-open connections.
+    Expire,
+    /// TCP attempt timer: removes unanswered SYN / SYN-ACK attempts; also
+    /// fires at end of input.
+    Attempt,
+    /// Removal after a complete close (`tcp_close_delay`).
+    Delete,
+}
+
+impl TimerKind {
+    /// Analyzer timers are cancelled together when a TCP close completes;
+    /// the inactivity timer belongs to the connection and survives.
+    pub(crate) fn is_analyzer(self) -> bool {
+        !matches!(self, TimerKind::Inactivity)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Entry {
+    pub due: Timestamp,
+    pub seq: u64,
+    pub slot: u32,
+    pub gen: u32,
+    pub kind: TimerKind,
+    pub epoch: u32,
+}
+
+#[derive(Default)]
+pub(crate) struct TimerQueue {
+    heap: BinaryHeap<Reverse<Entry>>,
+    next_seq: u64,
+}
+
+impl TimerQueue {
+    pub(crate) fn schedule(&mut self, due: Timestamp, slot: u32, gen: u32, kind: TimerKind, epoch: u32) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.heap.push(Reverse(Entry {
+            due,
+            seq,
+            slot,
+            gen,
+            kind,
+            epoch,
+        }));
+    }
+
+    /// Removes and returns the earliest entry due at or before `now`.
+    pub(crate) fn pop_due(&mut self, now: Timestamp) -> Option<Entry> {
+        match self.heap.peek() {
+            Some(Reverse(e)) if e.due <= now => self.heap.pop().map(|Reverse(e)| e),
+            _ => None,
+        }
+    }
+
+    /// Removes and returns the earliest entry, due or not.
+    pub(crate) fn pop(&mut self) -> Option<Entry> {
+        self.heap.pop().map(|Reverse(e)| e)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.heap.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fires_in_due_then_schedule_order() {
+        let mut q = TimerQueue::default();
+        q.schedule(Timestamp(20), 1, 0, TimerKind::Expire, 0);
+        q.schedule(Timestamp(10), 2, 0, TimerKind::Attempt, 0);
+        q.schedule(Timestamp(10), 3, 0, TimerKind::Delete, 0);
+        assert!(q.pop_due(Timestamp(9)).is_none());
+        assert_eq!(q.pop_due(Timestamp(10)).unwrap().slot, 2);
+        assert_eq!(q.pop_due(Timestamp(10)).unwrap().slot, 3);
+        assert!(q.pop_due(Timestamp(19)).is_none());
+        assert_eq!(q.pop_due(Timestamp(25)).unwrap().slot, 1);
+        assert_eq!(q.len(), 0);
+    }
+}
