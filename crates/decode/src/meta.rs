@@ -3,6 +3,8 @@
 
 use quartet_wire::{Addr, Timestamp};
 
+use crate::Weird;
+
 /// Checksum verdict of a transport header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Checksum {
@@ -185,14 +187,77 @@ pub struct PacketMeta {
     pub encap: EncapStack,
 }
 
-/// What one frame turned into. A frame may yield several (a tunnel's outer
-/// UDP packet and the packet inside it), so the decoder appends to a vector
-/// the caller reuses.
+/// One IP fragment, owned, for the tracker's defragmenter (Zeek §11).
+///
+/// Only fully captured fragments become `Fragment`s (a non-first fragment
+/// that was not captured in full is a weird, a first one is analysed alone).
+/// Fragments are reassembled per `(src, dst, id)`; once the datagram is
+/// complete, hand the first fragment and the reassembled payload (offset 0
+/// up to the end of the last fragment) to [`crate::decode_reassembled`],
+/// which parses the transport header exactly as for an unfragmented packet.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Fragment {
+    pub ts: Timestamp,
+    /// IPv6 (fragment header) rather than IPv4 (MF / offset).
+    pub v6: bool,
+    /// Addresses of the IP header: with `id`, the reassembly key.
+    pub src: Addr,
+    pub dst: Addr,
+    /// IPv4 identification (16 bits) or IPv6 fragment identification.
+    pub id: u32,
+    /// Addresses for the connection key (IPv6 Home Address option and
+    /// routing header applied, as in [`PacketMeta`]).
+    pub key_src: Addr,
+    pub key_dst: Addr,
+    /// Protocol of what the fragments carry: IPv4 protocol field, or the
+    /// fragment header's next header.
+    pub proto: u8,
+    /// Offset of `payload` within the datagram's payload, in bytes.
+    pub offset: u32,
+    /// More fragments follow (MF flag).
+    pub more: bool,
+    /// IPv4 don't-fragment flag (Zeek's `fragment_with_DF`).
+    pub df: bool,
+    /// The IP header bytes up to the fragmented part: the IPv4 header with
+    /// options, or the IPv6 header and the extension headers before the
+    /// fragment header. Its length plus the reassembled payload length is
+    /// the datagram's `ip_len`.
+    pub header: Vec<u8>,
+    /// The fragment's data (after the IPv4 header / IPv6 fragment header).
+    pub payload: Vec<u8>,
+    pub l2: L2Info,
+    pub encap: EncapStack,
+}
+
+/// What one frame turned into. A frame may yield several (the subframes of
+/// an 802.11 A-MSDU, or later a tunnel's outer UDP packet and the packet
+/// inside it), so the decoder appends to a vector the caller reuses.
+///
+/// Every frame yields at least one item that is not a [`Decoded::Notice`].
+// `Packet` is the normal result and stays inline: boxing it would allocate
+// for every packet. The rare `Fragment` is boxed instead.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decoded {
     Packet(PacketMeta),
     /// A packet-level anomaly that stops decoding; no connection is touched.
     Weird(Weird),
+    /// A weird Zeek raises without dropping the packet (for example
+    /// `triple_tagged_vlan_unsupported`, or `ip_hdr_len_zero` under `-C`).
+    /// It precedes the item it belongs to and counts only as a weird.
+    Notice(Weird),
     /// Not IP and not an error (ARP, LLC, PPPoE discovery, ...): counted, not tracked.
     NotIp,
+    /// Valid IP that Zeek analyses without creating a connection: IGMP
+    /// (`"igmp"`), an IPv6 header chain ending in ESP (`"esp"`) or in a
+    /// Mobility header (`"mobility"`).
+    NoConn(&'static str),
+    /// An IP-level tunnel (IP protocol 4 IP-in-IP, 41 IPv6, 47 GRE).
+    /// Decapsulation is not implemented yet: the outer packet creates no
+    /// connection (Zeek §13) and the inner packet is not decoded.
+    Tunnel {
+        ip_proto: u8,
+    },
+    /// A fully captured IP fragment, for the defragmenter.
+    Fragment(Box<Fragment>),
 }

@@ -10,7 +10,10 @@ pub struct Weird {
 
 impl Weird {
     pub const fn new(name: &'static str) -> Self {
-        Weird { name, in_tunnel: false }
+        Weird {
+            name,
+            in_tunnel: false,
+        }
     }
 
     pub fn name(&self) -> String {

@@ -1,0 +1,174 @@
+//! The byte stream under a capture reader: one large buffer refilled from any
+//! `Read`, gzip detection by magic bytes, and stream offsets for errors.
+//!
+//! It owns buffering and offset bookkeeping only; it knows nothing about pcap
+//! or pcapng framing. Records are handed out as slices of the buffer
+//! (`take`), which stay valid until the next `fill`, so a reader can lend a
+//! frame without copying it. The buffer only grows when a single record is
+//! larger than it, never per packet.
+use std::io::{self, Read};
+
+use flate2::read::MultiGzDecoder;
+
+/// Initial buffer size: large enough that refills (and the compaction that
+/// precedes them) are rare compared with the records they serve.
+const BUF_SIZE: usize = 1 << 20;
+
+/// The two magic bytes that start every gzip member (RFC 1952 §2.3.1).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+pub(crate) struct Input {
+    reader: Box<dyn Read + Send>,
+    /// Bytes `[start, end)` are read but not yet taken.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Stream offset of `buf[0]`.
+    base: u64,
+    eof: bool,
+}
+
+impl Input {
+    pub(crate) fn new(reader: Box<dyn Read + Send>) -> Self {
+        Input {
+            reader,
+            buf: vec![0; BUF_SIZE],
+            start: 0,
+            end: 0,
+            base: 0,
+            eof: false,
+        }
+    }
+
+    /// Wraps `reader`, transparently decompressing it if it starts with the
+    /// gzip magic (whatever the file is called). Offsets then count bytes of
+    /// the decompressed stream. Concatenated gzip members are read as one.
+    pub(crate) fn sniff_gzip(reader: Box<dyn Read + Send>) -> io::Result<Self> {
+        let mut input = Input::new(reader);
+        if input.fill(GZIP_MAGIC.len())? && input.available()[..2] == GZIP_MAGIC {
+            let buffered = io::Cursor::new(input.available().to_vec());
+            let raw = buffered.chain(input.reader);
+            return Ok(Input::new(Box::new(MultiGzDecoder::new(raw))));
+        }
+        Ok(input)
+    }
+
+    /// Stream offset of the first byte not yet taken.
+    #[inline]
+    pub(crate) fn offset(&self) -> u64 {
+        self.base + self.start as u64
+    }
+
+    /// The bytes read but not yet taken.
+    #[inline]
+    pub(crate) fn available(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Makes at least `n` bytes available. `Ok(false)` means the input ended
+    /// first; whatever it held is still `available()`.
+    #[inline]
+    pub(crate) fn fill(&mut self, n: usize) -> io::Result<bool> {
+        if self.end - self.start >= n {
+            return Ok(true);
+        }
+        self.refill(n)
+    }
+
+    #[cold]
+    fn refill(&mut self, n: usize) -> io::Result<bool> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.base += self.start as u64;
+            self.end -= self.start;
+            self.start = 0;
+        }
+        while self.end < n {
+            if self.eof {
+                return Ok(false);
+            }
+            if self.end == self.buf.len() {
+                // Grow only as data actually arrives, so a corrupt length
+                // in a short file cannot make us allocate its claimed size.
+                let len = self.buf.len();
+                self.buf.resize(n.min(len * 2), 0);
+            }
+            match self.reader.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(k) => self.end += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Takes the next `n` bytes, which the caller has made available with
+    /// `fill`. The slice lives until the next call that needs `&mut self`.
+    #[inline]
+    pub(crate) fn take(&mut self, n: usize) -> &[u8] {
+        let at = self.start;
+        self.start += n;
+        &self.buf[at..at + n]
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use std::io::Write;
+
+    /// A reader that hands out one byte per call, like a slow pipe.
+    struct Trickle(Vec<u8>, usize);
+    impl Read for Trickle {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if self.1 == self.0.len() || out.is_empty() {
+                return Ok(0);
+            }
+            out[0] = self.0[self.1];
+            self.1 += 1;
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn fill_and_take_track_offsets_across_short_reads() {
+        let mut input = Input::new(Box::new(Trickle((0..10).collect(), 0)));
+        assert!(input.fill(4).unwrap());
+        assert_eq!(input.take(3), &[0, 1, 2]);
+        assert_eq!(input.offset(), 3);
+        assert!(input.fill(7).unwrap());
+        assert_eq!(input.take(7), &[3, 4, 5, 6, 7, 8, 9]);
+        assert!(!input.fill(1).unwrap());
+        assert_eq!(input.offset(), 10);
+    }
+
+    #[test]
+    fn grows_for_a_record_larger_than_the_buffer() {
+        let data: Vec<u8> = (0..3 * BUF_SIZE).map(|i| i as u8).collect();
+        let mut input = Input::new(Box::new(io::Cursor::new(data.clone())));
+        assert!(input.fill(1).unwrap());
+        input.take(1);
+        assert!(input.fill(2 * BUF_SIZE).unwrap());
+        assert_eq!(input.take(2 * BUF_SIZE), &data[1..1 + 2 * BUF_SIZE]);
+        assert_eq!(input.offset(), 1 + 2 * BUF_SIZE as u64);
+    }
+
+    #[test]
+    fn gzip_is_detected_by_magic_and_members_are_concatenated() {
+        let mut gz = Vec::new();
+        for part in [&b"hello "[..], b"world"] {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), Default::default());
+            enc.write_all(part).unwrap();
+            gz.extend(enc.finish().unwrap());
+        }
+        let mut input = Input::sniff_gzip(Box::new(Trickle(gz, 0))).unwrap();
+        assert!(input.fill(11).unwrap());
+        assert_eq!(input.available(), b"hello world");
+        assert!(!input.fill(12).unwrap());
+
+        let mut plain = Input::sniff_gzip(Box::new(io::Cursor::new(b"\x1f".to_vec()))).unwrap();
+        assert!(!plain.fill(2).unwrap());
+        assert_eq!(plain.available(), b"\x1f");
+    }
+}

@@ -1,0 +1,308 @@
+//! Classic pcap framing (the libpcap savefile format): the 24-byte file
+//! header, 16-byte record headers, both byte orders, micro- and nanosecond
+//! magics, and the patched (Kuznetzov) variant with 24-byte record headers.
+//!
+//! It owns turning records into `Frame`s exactly as libpcap hands them to
+//! Zeek: seconds are the signed 32-bit field, nanoseconds are truncated to
+//! microseconds, captured data longer than the file's snap length is cut to
+//! it, and caplen/len are swapped back in files older than version 2.3. It
+//! does not look past the link type.
+use quartet_wire::Timestamp;
+
+use crate::input::Input;
+use crate::{CaptureError, CaptureErrorKind, Frame, Source, MAX_CAPLEN};
+
+pub(crate) const FILE_HEADER_LEN: usize = 24;
+
+/// The file magic as written by the capturing host, read little-endian.
+const MAGIC_MICRO: u32 = 0xa1b2_c3d4;
+const MAGIC_NANO: u32 = 0xa1b2_3c4d;
+/// Alexey Kuznetzov's patched format: records carry 8 extra bytes.
+const MAGIC_PATCHED: u32 = 0xa1b2_cd34;
+
+/// True if `magic` (the first four bytes) starts a classic pcap file.
+pub(crate) fn is_pcap(magic: [u8; 4]) -> bool {
+    parse_magic(magic).is_some()
+}
+
+/// (big endian, nanosecond, record header length) for a known magic.
+fn parse_magic(magic: [u8; 4]) -> Option<(bool, bool, usize)> {
+    let le = u32::from_le_bytes(magic);
+    [MAGIC_MICRO, MAGIC_NANO, MAGIC_PATCHED]
+        .into_iter()
+        .find_map(|m| {
+            let big = if le == m {
+                false
+            } else if le == m.swap_bytes() {
+                true
+            } else {
+                return None;
+            };
+            let hdr_len = if m == MAGIC_PATCHED { 24 } else { 16 };
+            Some((big, m == MAGIC_NANO, hdr_len))
+        })
+}
+
+/// How libpcap treats the caplen/len pair, by file version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LengthOrder {
+    Normal,
+    /// Version < 2.3 wrote len before caplen.
+    Swapped,
+    /// Version 2.3 files may be either; caplen > len gives them away.
+    Maybe,
+}
+
+pub(crate) struct PcapReader {
+    input: Input,
+    path: String,
+    big: bool,
+    nano: bool,
+    record_header_len: usize,
+    lengths: LengthOrder,
+    linktype: u32,
+    /// Captured bytes beyond this are dropped, as libpcap does.
+    snapshot: u32,
+}
+
+impl PcapReader {
+    /// Reads the file header; `input` is positioned at the magic.
+    pub(crate) fn new(mut input: Input, path: String) -> Result<Self, CaptureError> {
+        let fault = |input: &Input, kind| CaptureError {
+            path: path.clone(),
+            offset: input.offset(),
+            kind,
+        };
+        match input.fill(FILE_HEADER_LEN) {
+            Ok(true) => {}
+            Ok(false) => return Err(fault(&input, CaptureErrorKind::Truncated)),
+            Err(e) => return Err(fault(&input, CaptureErrorKind::Io(e))),
+        }
+        let h = input.available();
+        let magic = [h[0], h[1], h[2], h[3]];
+        let Some((big, nano, record_header_len)) = parse_magic(magic) else {
+            return Err(fault(&input, CaptureErrorKind::UnknownFormat));
+        };
+        let major = rd16(h, 4, big);
+        let minor = rd16(h, 6, big);
+        let snaplen = rd32(h, 16, big);
+        // The upper bits carry the FCS length and class flags (LT_FCS_*).
+        let linktype = rd32(h, 20, big) & 0xffff;
+        if major < 2 {
+            return Err(fault(
+                &input,
+                CaptureErrorKind::Corrupt(format!("archaic pcap version {major}.{minor}")),
+            ));
+        }
+        let lengths = match (major, minor) {
+            (2, 0..=2) => LengthOrder::Swapped,
+            (2, 3) => LengthOrder::Maybe,
+            _ => LengthOrder::Normal,
+        };
+        let snapshot = if snaplen == 0 || snaplen > MAX_CAPLEN {
+            MAX_CAPLEN
+        } else {
+            snaplen
+        };
+        input.take(FILE_HEADER_LEN);
+        Ok(PcapReader {
+            input,
+            path,
+            big,
+            nano,
+            record_header_len,
+            lengths,
+            linktype,
+            snapshot,
+        })
+    }
+
+    fn fault(&self, offset: u64, kind: CaptureErrorKind) -> CaptureError {
+        CaptureError {
+            path: self.path.clone(),
+            offset,
+            kind,
+        }
+    }
+}
+
+impl Source for PcapReader {
+    fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        let at = self.input.offset();
+        let hlen = self.record_header_len;
+        match self.input.fill(hlen) {
+            Ok(true) => {}
+            Ok(false) if self.input.available().is_empty() => return Ok(None),
+            Ok(false) => return Err(self.fault(at, CaptureErrorKind::Truncated)),
+            Err(e) => return Err(self.fault(at, CaptureErrorKind::Io(e))),
+        }
+        let h = self.input.available();
+        let big = self.big;
+        let sec = rd32(h, 0, big) as i32 as i64;
+        let frac = rd32(h, 4, big) as i64;
+        let (mut caplen, mut wire_len) = (rd32(h, 8, big), rd32(h, 12, big));
+        let swap = match self.lengths {
+            LengthOrder::Normal => false,
+            LengthOrder::Swapped => true,
+            LengthOrder::Maybe => caplen > wire_len,
+        };
+        if swap {
+            (caplen, wire_len) = (wire_len, caplen);
+        }
+        if caplen > MAX_CAPLEN {
+            let msg = format!("capture length {caplen} exceeds {MAX_CAPLEN}");
+            return Err(self.fault(at, CaptureErrorKind::Corrupt(msg)));
+        }
+        let total = hlen + caplen as usize;
+        match self.input.fill(total) {
+            Ok(true) => {}
+            Ok(false) => return Err(self.fault(at, CaptureErrorKind::Truncated)),
+            Err(e) => return Err(self.fault(at, CaptureErrorKind::Io(e))),
+        }
+        let micros = if self.nano { frac / 1000 } else { frac };
+        let keep = caplen.min(self.snapshot) as usize;
+        let linktype = self.linktype;
+        let record = self.input.take(total);
+        Ok(Some(Frame {
+            ts: Timestamp::from_micros(sec * 1_000_000 + micros),
+            linktype,
+            wire_len,
+            data: &record[hlen..hlen + keep],
+        }))
+    }
+}
+
+#[inline]
+pub(crate) fn rd16(b: &[u8], at: usize, big: bool) -> u16 {
+    let v = [b[at], b[at + 1]];
+    if big {
+        u16::from_be_bytes(v)
+    } else {
+        u16::from_le_bytes(v)
+    }
+}
+
+#[inline]
+pub(crate) fn rd32(b: &[u8], at: usize, big: bool) -> u32 {
+    let v = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+    if big {
+        u32::from_be_bytes(v)
+    } else {
+        u32::from_le_bytes(v)
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use crate::testgen::{open_bytes, pcap, PcapRecord};
+    use crate::CaptureErrorKind;
+
+    fn rec(sec: u32, frac: u32, data: &[u8]) -> PcapRecord {
+        PcapRecord {
+            sec,
+            frac,
+            caplen: data.len() as u32,
+            wire_len: data.len() as u32 + 10,
+            data: data.to_vec(),
+        }
+    }
+
+    #[test]
+    fn reads_frames_in_both_byte_orders_and_precisions() {
+        for big in [false, true] {
+            for nano in [false, true] {
+                let frac = if nano { 123_456_789 } else { 123_456 };
+                let bytes = pcap(
+                    big,
+                    nano,
+                    1,
+                    65535,
+                    &[rec(1_000, frac, b"abc"), rec(1_001, 0, b"")],
+                );
+                let mut src = open_bytes("t.pcap", bytes).unwrap();
+                let f = src.next_frame().unwrap().unwrap();
+                assert_eq!(f.ts.micros(), 1_000_123_456, "big={big} nano={nano}");
+                assert_eq!((f.linktype, f.wire_len, f.data), (1, 13, &b"abc"[..]));
+                let f = src.next_frame().unwrap().unwrap();
+                assert_eq!(
+                    (f.ts.micros(), f.data.len(), f.wire_len),
+                    (1_001_000_000, 0, 10)
+                );
+                assert!(src.next_frame().unwrap().is_none());
+                assert!(src.next_frame().unwrap().is_none());
+            }
+        }
+    }
+
+    #[test]
+    fn seconds_are_signed_32_bit_like_libpcap() {
+        let bytes = pcap(false, false, 1, 0, &[rec(0xffff_ffff, 5, b"x")]);
+        let mut src = open_bytes("t.pcap", bytes).unwrap();
+        assert_eq!(
+            src.next_frame().unwrap().unwrap().ts.micros(),
+            -1_000_000 + 5
+        );
+    }
+
+    #[test]
+    fn linktype_fcs_bits_are_masked_and_data_cut_to_snaplen() {
+        let bytes = pcap(true, false, 0x1000_0071, 4, &[rec(1, 0, b"abcdefgh")]);
+        let mut src = open_bytes("t.pcap", bytes).unwrap();
+        let f = src.next_frame().unwrap().unwrap();
+        assert_eq!((f.linktype, f.data, f.wire_len), (113, &b"abcd"[..], 18));
+        assert!(src.next_frame().unwrap().is_none());
+    }
+
+    #[test]
+    fn old_versions_have_swapped_lengths() {
+        let mut bytes = pcap(false, false, 1, 0, &[]);
+        bytes[6] = 2; // version 2.2
+                      // caplen field holds len (60), len field holds caplen (3).
+        bytes.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 60, 0, 0, 0, 3, 0, 0, 0, 7, 8, 9]);
+        let mut src = open_bytes("t.pcap", bytes).unwrap();
+        let f = src.next_frame().unwrap().unwrap();
+        assert_eq!((f.wire_len, f.data), (60, &[7u8, 8, 9][..]));
+    }
+
+    #[test]
+    fn patched_format_has_longer_record_headers() {
+        let mut bytes = pcap(false, false, 1, 0, &[]);
+        bytes[..4].copy_from_slice(&0xa1b2_cd34u32.to_le_bytes());
+        bytes.extend_from_slice(&[1, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0]);
+        bytes.extend_from_slice(&[0; 8]);
+        bytes.extend_from_slice(b"hi");
+        let mut src = open_bytes("t.pcap", bytes).unwrap();
+        let f = src.next_frame().unwrap().unwrap();
+        assert_eq!((f.ts.micros(), f.data), (1_000_002, &b"hi"[..]));
+        assert!(src.next_frame().unwrap().is_none());
+    }
+
+    #[test]
+    fn truncation_is_reported_at_the_record_after_good_frames() {
+        let full = pcap(false, true, 1, 0, &[rec(1, 0, b"abcd"), rec(2, 0, b"efgh")]);
+        let second = 24 + 16 + 4;
+        // Cut inside the second record's data, then inside its header.
+        for cut in [full.len() - 1, second + 7] {
+            let mut src = open_bytes("t.pcap", full[..cut].to_vec()).unwrap();
+            assert_eq!(src.next_frame().unwrap().unwrap().data, b"abcd");
+            let err = src.next_frame().unwrap_err();
+            assert!(matches!(err.kind, CaptureErrorKind::Truncated));
+            assert_eq!(err.offset, second as u64);
+        }
+        let err = open_bytes("t.pcap", full[..20].to_vec()).err().unwrap();
+        assert!(matches!(err.kind, CaptureErrorKind::Truncated));
+        assert_eq!(err.offset, 0);
+    }
+
+    #[test]
+    fn absurd_caplen_is_corrupt() {
+        let mut r = rec(1, 0, b"");
+        r.caplen = 0x7fff_ffff;
+        let bytes = pcap(false, false, 1, 0, &[rec(1, 0, b"ok"), r]);
+        let mut src = open_bytes("t.pcap", bytes).unwrap();
+        assert!(src.next_frame().unwrap().is_some());
+        let err = src.next_frame().unwrap_err();
+        assert!(matches!(err.kind, CaptureErrorKind::Corrupt(_)));
+        assert_eq!(err.offset, 24 + 16 + 2);
+    }
+}

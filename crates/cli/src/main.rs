@@ -1,0 +1,48 @@
+//! `quartet`: reads a capture, tracks every connection and writes Zeek's
+//! conn.log (TSV, or JSON lines with `--json`).
+//!
+//! This is the only code that prints to stderr and chooses exit codes:
+//! 0 on success (a closed output pipe counts as success), 1 when the input
+//! could not be read completely (the records of everything read before the
+//! fault are still written), 2 for usage errors.
+#![forbid(unsafe_code)]
+
+mod flags;
+mod pipeline;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = flags::Args::parse();
+    let opts = match flags::Options::from_args(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("quartet: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match pipeline::run(&opts) {
+        Ok(report) => {
+            if opts.stats {
+                eprint!("{}", report.stats_text());
+            }
+            match report.input_error {
+                Some(e) => {
+                    eprintln!("quartet: {e}");
+                    ExitCode::from(1)
+                }
+                None => ExitCode::SUCCESS,
+            }
+        }
+        Err(e) => {
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("quartet: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
