@@ -117,7 +117,12 @@ pub struct TrackStats {
 #[derive(Clone, Debug)]
 enum ProtoState {
     Tcp(Box<TcpConn>),
-    Udp { bytes: [u64; 2], checksum_errors: [Scaled; 2] },
+    Udp {
+        bytes: [u64; 2],
+        checksum_errors: [Scaled; 2],
+        /// The DNS/NTP direction heuristic already looked at a message.
+        app_checked: bool,
+    },
     Icmp { bytes: [u64; 2] },
     Other,
 }
@@ -404,7 +409,12 @@ impl Tracker {
                 };
                 let conn = self.conns[idx as usize].as_mut().expect("table points at a live slot");
                 let dir = if (m.src, u.sport) == conn.orig { 0 } else { 1 };
-                let ProtoState::Udp { bytes, checksum_errors } = &mut conn.state else {
+                let ProtoState::Udp {
+                    bytes,
+                    checksum_errors,
+                    app_checked,
+                } = &mut conn.state
+                else {
                     unreachable!("udp key maps to a udp connection")
                 };
                 if u.checksum == Checksum::Bad {
@@ -418,8 +428,21 @@ impl Tracker {
                 conn.last = m.ts;
                 conn.history.check(Letter::Data, b'D', dir == 0);
                 bytes[dir] += (u.udp_len as u64).saturating_sub(8);
+                let app_flip = !*app_checked && app_direction_flip(&self.cfg.likely_server_ports, conn.resp.1, dir, u, m.dst);
+                if u.payload_len > 0 {
+                    *app_checked = true;
+                }
                 conn.count(dir, m.ip_len);
                 self.stats.counted += 1;
+                if app_flip {
+                    // The DNS and NTP analyzers flip roles after the packet was
+                    // booked: counters and byte sums stay where they are
+                    // (btest ntp.misordered-ntp logs `D^`, 2 orig packets).
+                    std::mem::swap(&mut conn.orig, &mut conn.resp);
+                    conn.l2.swap(0, 1);
+                    conn.set_local(&self.cfg.local_nets);
+                    conn.history.mark('^');
+                }
             }
             Transport::Icmp(i) => {
                 let (sport, dport, canonical) = icmp_ports(i);
@@ -534,9 +557,11 @@ impl Tracker {
         if established && matches!(conn.resp.1, 21 | 22 | 23 | 513) {
             conn.inactivity = LONG_INACTIVITY;
         }
-        // Zeek counts the packet with the sender's role from before any flip
-        // inside this packet, into counters the flip already swapped.
-        conn.count(if is_orig { 0 } else { 1 }, m.ip_len);
+        // A flip inside the packet (`H` -> `^h`, SYN/SYN-ACK reversal) moves
+        // the sender to the other role; the packet counts for its new role
+        // (core.local-flip).
+        let sender_is_orig = is_orig != (flips % 2 == 1);
+        conn.count(if sender_is_orig { 0 } else { 1 }, m.ip_len);
         self.stats.counted += 1;
     }
 
@@ -581,6 +606,7 @@ impl Tracker {
                 Proto::Udp => ProtoState::Udp {
                     bytes: [0; 2],
                     checksum_errors: [Scaled::default(); 2],
+                    app_checked: false,
                 },
                 Proto::Icmp => ProtoState::Icmp { bytes: [0; 2] },
                 Proto::UnknownTransport => ProtoState::Other,
@@ -688,6 +714,33 @@ impl Tracker {
         self.conns.clear();
         self.slots.clear();
         self.free.clear();
+    }
+}
+
+/// The direction heuristics of Zeek's DNS and NTP analyzers (§3.4,
+/// application-level flips), applied to the first message of a UDP
+/// connection whose responder port the analyzer serves. An analyzer is
+/// present when its port is among the likely server ports (its scripts were
+/// loaded).
+fn app_direction_flip(lsp: &LikelyServerPorts, resp_port: u16, dir: usize, u: &quartet_decode::UdpMeta, dst: Addr) -> bool {
+    if dir != 0 || !lsp.is_likely(17, resp_port) {
+        return false;
+    }
+    match resp_port {
+        // DNS: a response (QR bit) from the originator, unless sent to a
+        // multicast address.
+        53 | 5353 | 5355 => u.payload_len >= 12 && u.head[2] & 0x80 != 0 && !is_multicast(dst),
+        // NTP: a server-mode (4) message from the originator.
+        123 => u.payload_len >= 48 && u.head[0] & 0x07 == 4,
+        _ => false,
+    }
+}
+
+fn is_multicast(a: Addr) -> bool {
+    if a.is_v4() {
+        a.octets_v4()[0] >= 224 && a.octets_v4()[0] <= 239
+    } else {
+        a.0[0] == 0xff
     }
 }
 
