@@ -69,12 +69,16 @@ pub struct Options {
 impl Options {
     pub fn from_args(a: &Args) -> Result<Options, String> {
         let likely_server_ports = match &a.likely_server_ports {
-            Some(l) => LikelyServerPorts::parse(l).map_err(|e| format!("--likely-server-ports: {e}"))?,
+            Some(l) => {
+                LikelyServerPorts::parse(l).map_err(|e| format!("--likely-server-ports: {e}"))?
+            }
             None => LikelyServerPorts::default(),
         };
         let mut local_nets = LocalNets::default();
         if let Some(l) = &a.local_nets {
-            local_nets.add_list(l).map_err(|e| format!("--local-nets: {e}"))?;
+            local_nets
+                .add_list(l)
+                .map_err(|e| format!("--local-nets: {e}"))?;
         }
         let mut columns = Columns::default();
         if let Some(c) = &a.conn_columns {
@@ -82,7 +86,11 @@ impl Options {
                 match part {
                     "l2" => columns.l2 = true,
                     "vlan" => columns.vlan = true,
-                    other => return Err(format!("--conn-columns: unknown column set '{other}' (expected l2, vlan)")),
+                    other => {
+                        return Err(format!(
+                            "--conn-columns: unknown column set '{other}' (expected l2, vlan)"
+                        ))
+                    }
                 }
             }
         }

@@ -31,7 +31,11 @@ impl Report {
     pub fn stats_text(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "frames read: {}", self.frames);
-        let _ = writeln!(s, "packets counted in connections: {}", self.tracker.counted);
+        let _ = writeln!(
+            s,
+            "packets counted in connections: {}",
+            self.tracker.counted
+        );
         let _ = writeln!(s, "connections written: {}", self.records);
         let t = &self.tracker;
         let _ = writeln!(s, "drop bad_tcp_header: {}", t.dropped_bad_header);
@@ -145,7 +149,14 @@ pub fn run(opts: &Options) -> Result<Report> {
             }
         }
         decoded.clear();
-        decode(&dcfg, frame.ts, frame.linktype, frame.wire_len, frame.data, &mut decoded);
+        decode(
+            &dcfg,
+            frame.ts,
+            frame.linktype,
+            frame.wire_len,
+            frame.data,
+            &mut decoded,
+        );
         for d in &decoded {
             match d {
                 Decoded::Packet(m) => tracker.process(m, &mut emit),
@@ -185,6 +196,7 @@ pub fn run(opts: &Options) -> Result<Report> {
     if let Some(e) = write_err {
         return Err(e).context(format!("writing {}", opts.output));
     }
-    sink.finish().with_context(|| format!("writing {}", opts.output))?;
+    sink.finish()
+        .with_context(|| format!("writing {}", opts.output))?;
     Ok(report)
 }

@@ -8,6 +8,7 @@
 //! order. Nothing here reads a clock.
 #![forbid(unsafe_code)]
 
+pub mod defrag;
 mod history;
 pub mod ports;
 pub mod site;
@@ -123,7 +124,9 @@ enum ProtoState {
         /// The DNS/NTP direction heuristic already looked at a message.
         app_checked: bool,
     },
-    Icmp { bytes: [u64; 2] },
+    Icmp {
+        bytes: [u64; 2],
+    },
     Other,
 }
 
@@ -167,7 +170,10 @@ impl Conn {
         if local.is_empty() {
             self.local = [None, None];
         } else {
-            self.local = [Some(local.contains(self.orig.0)), Some(local.contains(self.resp.0))];
+            self.local = [
+                Some(local.contains(self.orig.0)),
+                Some(local.contains(self.resp.0)),
+            ];
         }
     }
 
@@ -180,10 +186,18 @@ impl Conn {
         let (orig_bytes, resp_bytes, conn_state, missed) = match &self.state {
             ProtoState::Tcp(t) => {
                 let (o, r) = t.sizes();
-                (o, r, tcp_conn_state(t, &self.history.text), t.missed_bytes())
+                (
+                    o,
+                    r,
+                    tcp_conn_state(t, &self.history.text),
+                    t.missed_bytes(),
+                )
             }
             ProtoState::Udp { bytes, .. } => {
-                let state = match (self.pkts[0] > 0 || bytes[0] > 0, self.pkts[1] > 0 || bytes[1] > 0) {
+                let state = match (
+                    self.pkts[0] > 0 || bytes[0] > 0,
+                    self.pkts[1] > 0 || bytes[1] > 0,
+                ) {
                     (true, true) => ConnState::SF,
                     (true, false) => ConnState::S0,
                     (false, true) => ConnState::SHR,
@@ -403,11 +417,15 @@ impl Tracker {
                     Some(&i) => i,
                     None => {
                         let lsp = &self.cfg.likely_server_ports;
-                        let flip = lsp.is_likely(17, u.sport) && !lsp.is_likely(17, u.dport) && !is_broadcast(m.dst);
+                        let flip = lsp.is_likely(17, u.sport)
+                            && !lsp.is_likely(17, u.dport)
+                            && !is_broadcast(m.dst);
                         self.create(m, key, (u.sport, u.dport), Proto::Udp, flip)
                     }
                 };
-                let conn = self.conns[idx as usize].as_mut().expect("table points at a live slot");
+                let conn = self.conns[idx as usize]
+                    .as_mut()
+                    .expect("table points at a live slot");
                 let dir = if (m.src, u.sport) == conn.orig { 0 } else { 1 };
                 let ProtoState::Udp {
                     bytes,
@@ -428,7 +446,14 @@ impl Tracker {
                 conn.last = m.ts;
                 conn.history.check(Letter::Data, b'D', dir == 0);
                 bytes[dir] += (u.udp_len as u64).saturating_sub(8);
-                let app_flip = !*app_checked && app_direction_flip(&self.cfg.likely_server_ports, conn.resp.1, dir, u, m.dst);
+                let app_flip = !*app_checked
+                    && app_direction_flip(
+                        &self.cfg.likely_server_ports,
+                        conn.resp.1,
+                        dir,
+                        u,
+                        m.dst,
+                    );
                 if u.payload_len > 0 {
                     *app_checked = true;
                 }
@@ -446,12 +471,21 @@ impl Tracker {
             }
             Transport::Icmp(i) => {
                 let (sport, dport, canonical) = icmp_ports(i);
-                let key = ConnKey::new(m.src, sport, m.dst, dport, if i.v6 { 58 } else { 1 }, canonical);
+                let key = ConnKey::new(
+                    m.src,
+                    sport,
+                    m.dst,
+                    dport,
+                    if i.v6 { 58 } else { 1 },
+                    canonical,
+                );
                 let idx = match self.table.get(&key) {
                     Some(&i) => i,
                     None => self.create(m, key, (sport, dport), Proto::Icmp, false),
                 };
-                let conn = self.conns[idx as usize].as_mut().expect("table points at a live slot");
+                let conn = self.conns[idx as usize]
+                    .as_mut()
+                    .expect("table points at a live slot");
                 let dir = if (m.src, sport) == conn.orig { 0 } else { 1 };
                 if i.checksum == Checksum::Bad {
                     self.weirds.add("bad_ICMP_checksum");
@@ -475,7 +509,9 @@ impl Tracker {
                     Some(&i) => i,
                     None => self.create(m, key, (0, 0), Proto::UnknownTransport, false),
                 };
-                let conn = self.conns[idx as usize].as_mut().expect("table points at a live slot");
+                let conn = self.conns[idx as usize]
+                    .as_mut()
+                    .expect("table points at a live slot");
                 let dir = if m.src == conn.orig.0 { 0 } else { 1 };
                 conn.last = m.ts;
                 conn.count(dir, m.ip_len);
@@ -484,11 +520,18 @@ impl Tracker {
         }
     }
 
-    fn tcp_packet(&mut self, m: &PacketMeta, t: &quartet_decode::TcpMeta, out: &mut impl FnMut(ConnRecord)) {
+    fn tcp_packet(
+        &mut self,
+        m: &PacketMeta,
+        t: &quartet_decode::TcpMeta,
+        out: &mut impl FnMut(ConnRecord),
+    ) {
         let key = ConnKey::new(m.src, t.sport, m.dst, t.dport, 6, true);
         let mut found = self.table.get(&key).copied();
         if let Some(idx) = found {
-            let conn = self.conns[idx as usize].as_ref().expect("table points at a live slot");
+            let conn = self.conns[idx as usize]
+                .as_ref()
+                .expect("table points at a live slot");
             let ProtoState::Tcp(tc) = &conn.state else {
                 unreachable!("tcp key maps to a tcp connection")
             };
@@ -509,7 +552,9 @@ impl Tracker {
         };
         let slot = idx as usize;
         let gen = self.slots[slot].gen;
-        let conn = self.conns[slot].as_mut().expect("table points at a live slot");
+        let conn = self.conns[slot]
+            .as_mut()
+            .expect("table points at a live slot");
         let is_orig = (m.src, t.sport) == conn.orig;
         let ProtoState::Tcp(tc) = &mut conn.state else {
             unreachable!("tcp key maps to a tcp connection")
@@ -582,7 +627,14 @@ impl Tracker {
         true
     }
 
-    fn create(&mut self, m: &PacketMeta, key: ConnKey, ports: (u16, u16), proto: Proto, flip: bool) -> u32 {
+    fn create(
+        &mut self,
+        m: &PacketMeta,
+        key: ConnKey,
+        ports: (u16, u16),
+        proto: Proto,
+        flip: bool,
+    ) -> u32 {
         let mut conn = Conn {
             key,
             uid: self.uids.uid(&key.bytes(), m.ts, 0),
@@ -631,11 +683,21 @@ impl Tracker {
         let gen = self.slots[idx as usize].gen;
         self.table.insert(key, idx);
         self.stats.conns_created += 1;
-        self.timers
-            .schedule(m.ts.add_micros(INITIAL_INACTIVITY), idx, gen, TimerKind::Inactivity, 0);
+        self.timers.schedule(
+            m.ts.add_micros(INITIAL_INACTIVITY),
+            idx,
+            gen,
+            TimerKind::Inactivity,
+            0,
+        );
         if proto == Proto::Tcp {
-            self.timers
-                .schedule(self.now.add_micros(tcp::FIVE_SECONDS), idx, gen, TimerKind::Expire, 0);
+            self.timers.schedule(
+                self.now.add_micros(tcp::FIVE_SECONDS),
+                idx,
+                gen,
+                TimerKind::Expire,
+                0,
+            );
         }
         idx
     }
@@ -669,7 +731,8 @@ impl Tracker {
                 if due <= now {
                     self.remove(e.slot, out);
                 } else {
-                    self.timers.schedule(due, e.slot, e.gen, TimerKind::Inactivity, 0);
+                    self.timers
+                        .schedule(due, e.slot, e.gen, TimerKind::Inactivity, 0);
                 }
             }
             TimerKind::Expire => {
@@ -678,10 +741,13 @@ impl Tracker {
                 if let ProtoState::Tcp(tc) = &mut conn.state {
                     match tc.expire_check(now, last) {
                         None => self.remove(e.slot, out),
-                        Some(true) => {
-                            self.timers
-                                .schedule(now.add_micros(SESSION_TIMER), e.slot, e.gen, TimerKind::Expire, epoch)
-                        }
+                        Some(true) => self.timers.schedule(
+                            now.add_micros(SESSION_TIMER),
+                            e.slot,
+                            e.gen,
+                            TimerKind::Expire,
+                            epoch,
+                        ),
                         Some(false) => {}
                     }
                 }
@@ -722,7 +788,13 @@ impl Tracker {
 /// connection whose responder port the analyzer serves. An analyzer is
 /// present when its port is among the likely server ports (its scripts were
 /// loaded).
-fn app_direction_flip(lsp: &LikelyServerPorts, resp_port: u16, dir: usize, u: &quartet_decode::UdpMeta, dst: Addr) -> bool {
+fn app_direction_flip(
+    lsp: &LikelyServerPorts,
+    resp_port: u16,
+    dir: usize,
+    u: &quartet_decode::UdpMeta,
+    dst: Addr,
+) -> bool {
     if dir != 0 || !lsp.is_likely(17, resp_port) {
         return false;
     }
@@ -756,7 +828,10 @@ mod tests {
     fn rstos0_matches_only_the_anchored_pattern() {
         assert!(rstos0_pattern("SR"));
         assert!(rstos0_pattern("^SdR"));
-        assert!(rstos0_pattern("ShR"), "lower-case letters do not stop the match");
+        assert!(
+            rstos0_pattern("ShR"),
+            "lower-case letters do not stop the match"
+        );
         assert!(!rstos0_pattern("R"));
         assert!(!rstos0_pattern("SAR"));
     }
@@ -765,7 +840,13 @@ mod tests {
     fn keys_are_canonical() {
         let a = Addr::v4([10, 0, 0, 1]);
         let b = Addr::v4([10, 0, 0, 2]);
-        assert_eq!(ConnKey::new(a, 1000, b, 80, 6, true), ConnKey::new(b, 80, a, 1000, 6, true));
-        assert_ne!(ConnKey::new(a, 3, b, 3, 1, false), ConnKey::new(b, 3, a, 3, 1, false));
+        assert_eq!(
+            ConnKey::new(a, 1000, b, 80, 6, true),
+            ConnKey::new(b, 80, a, 1000, 6, true)
+        );
+        assert_ne!(
+            ConnKey::new(a, 3, b, 3, 1, false),
+            ConnKey::new(b, 3, a, 3, 1, false)
+        );
     }
 }

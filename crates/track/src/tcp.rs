@@ -43,7 +43,10 @@ pub enum TcpState {
 
 impl TcpState {
     fn is_handshake(self) -> bool {
-        matches!(self, TcpState::Inactive | TcpState::SynSent | TcpState::SynAckSent)
+        matches!(
+            self,
+            TcpState::Inactive | TcpState::SynSent | TcpState::SynAckSent
+        )
     }
 
     /// "Inactive" for conn_state: INACTIVE or PARTIAL (§4.4).
@@ -275,7 +278,8 @@ pub(crate) struct TcpCtx<'a> {
 
 impl TcpCtx<'_> {
     fn schedule(&mut self, due: Timestamp, kind: TimerKind) {
-        self.timers.schedule(due, self.slot, self.gen, kind, *self.epoch);
+        self.timers
+            .schedule(due, self.slot, self.gen, kind, *self.epoch);
     }
 
     fn cancel_timers(&mut self) {
@@ -324,8 +328,15 @@ impl TcpConn {
     /// Swaps roles (§3.4).
     fn flip(&mut self, ctx: &mut TcpCtx) {
         self.ep.swap(0, 1);
-        self.first_packet_seen = (if self.first_packet_seen & ORIG_SEEN != 0 { RESP_SEEN } else { 0 })
-            | (if self.first_packet_seen & RESP_SEEN != 0 { ORIG_SEEN } else { 0 });
+        self.first_packet_seen = (if self.first_packet_seen & ORIG_SEEN != 0 {
+            RESP_SEEN
+        } else {
+            0
+        }) | (if self.first_packet_seen & RESP_SEEN != 0 {
+            ORIG_SEEN
+        } else {
+            0
+        });
         self.is_partial = false;
         ctx.flips += 1;
     }
@@ -389,7 +400,14 @@ impl TcpConn {
         ctx.history.check(letter, c, *e == 0)
     }
 
-    fn update_history(&mut self, e: &mut usize, flags: u8, rel_seq: u64, len: u32, ctx: &mut TcpCtx) {
+    fn update_history(
+        &mut self,
+        e: &mut usize,
+        flags: u8,
+        rel_seq: u64,
+        len: u32,
+        ctx: &mut TcpCtx,
+    ) {
         let syn = flags & F::SYN != 0;
         let fin = flags & F::FIN != 0;
         let rst = flags & F::RST != 0;
@@ -403,20 +421,25 @@ impl TcpConn {
         } else if bits == 1 {
             if syn {
                 let code = if flags & F::ACK != 0 { b'H' } else { b'S' };
-                if self.record_letter(e, Letter::Syn, code, ctx) && rel_seq != self.ep[*e].hist_last_syn {
+                if self.record_letter(e, Letter::Syn, code, ctx)
+                    && rel_seq != self.ep[*e].hist_last_syn
+                {
                     ctx.history.add(code, *e == 0);
                 }
                 self.ep[*e].hist_last_syn = rel_seq;
             }
             if fin {
                 let at = rel_seq.wrapping_add(len as u64);
-                if self.record_letter(e, Letter::Fin, b'F', ctx) && at != self.ep[*e].hist_last_fin {
+                if self.record_letter(e, Letter::Fin, b'F', ctx) && at != self.ep[*e].hist_last_fin
+                {
                     ctx.history.add(b'F', *e == 0);
                 }
                 self.ep[*e].hist_last_fin = at;
             }
             if rst {
-                if self.record_letter(e, Letter::Rst, b'R', ctx) && rel_seq != self.ep[*e].hist_last_rst {
+                if self.record_letter(e, Letter::Rst, b'R', ctx)
+                    && rel_seq != self.ep[*e].hist_last_rst
+                {
                     ctx.history.add(b'R', *e == 0);
                 }
                 self.ep[*e].hist_last_rst = rel_seq;
@@ -445,7 +468,8 @@ impl TcpConn {
             self.is_partial = !has(F::SYN);
         }
 
-        let seg_len = len as i64 + has(F::SYN) as i64 + has(F::FIN) as i64 - if has(F::RST) { len as i64 } else { 0 };
+        let seg_len = len as i64 + has(F::SYN) as i64 + has(F::FIN) as i64
+            - if has(F::RST) { len as i64 } else { 0 };
         let base_seq = t.seq;
         let ack_seq = t.ack;
         let seq_end = base_seq.wrapping_add(seg_len as u32);
@@ -483,8 +507,13 @@ impl TcpConn {
         if has(F::ACK) {
             if self.ep[p].state == TcpState::Inactive {
                 rel_ack = 1;
-                if !has(F::SYN) && !has(F::FIN) && !has(F::RST)
-                    && matches!(self.ep[e].state, TcpState::SynSent | TcpState::SynAckSent | TcpState::Established)
+                if !has(F::SYN)
+                    && !has(F::FIN)
+                    && !has(F::RST)
+                    && matches!(
+                        self.ep[e].state,
+                        TcpState::SynSent | TcpState::SynAckSent | TcpState::Established
+                    )
                 {
                     ctx.weirds.add("possible_split_routing");
                 }
@@ -520,7 +549,11 @@ impl TcpConn {
             self.ack_received(p, rel_ack, ctx);
         }
 
-        let rel_data_seq = if has(F::SYN) { rel_seq.wrapping_add(1) } else { rel_seq };
+        let rel_data_seq = if has(F::SYN) {
+            rel_seq.wrapping_add(1)
+        } else {
+            rel_seq
+        };
         if len > 0 && !has(F::RST) && !underflow {
             if t.payload_caplen >= len {
                 self.data_sent(e, rel_data_seq, len as u64, ctx);
@@ -585,7 +618,14 @@ impl TcpConn {
         }
     }
 
-    fn update_last_seq(&mut self, e: usize, seq_end: u32, flags: u8, len: u32, ctx: &mut TcpCtx) -> i32 {
+    fn update_last_seq(
+        &mut self,
+        e: usize,
+        seq_end: u32,
+        flags: u8,
+        len: u32,
+        ctx: &mut TcpCtx,
+    ) -> i32 {
         let ep = &mut self.ep[e];
         let delta = seq_delta(seq_end, ep.last_seq);
         let syn_or_rst = flags & (F::SYN | F::RST) != 0;
@@ -604,7 +644,13 @@ impl TcpConn {
     }
 
     /// The endpoint state machine (§4.3). Returns (do_close, gen_event).
-    fn update_state_machine(&mut self, e: &mut usize, t: &TcpMeta, delta_last: i32, ctx: &mut TcpCtx) -> (bool, bool) {
+    fn update_state_machine(
+        &mut self,
+        e: &mut usize,
+        t: &TcpMeta,
+        delta_last: i32,
+        ctx: &mut TcpCtx,
+    ) -> (bool, bool) {
         use TcpState::*;
         let flags = t.flags;
         let has = |f: u8| flags & f != 0;
@@ -638,12 +684,15 @@ impl TcpConn {
                             let peer = &self.ep[p];
                             if !matches!(peer.state, Inactive | Partial) {
                                 let lo = peer.start_seq as u32;
-                                let inside = seq_delta(t.ack, lo) >= 0 && seq_delta(peer.last_seq, t.ack) >= 0;
+                                let inside = seq_delta(t.ack, lo) >= 0
+                                    && seq_delta(peer.last_seq, t.ack) >= 0;
                                 if !inside {
                                     ctx.weirds.add("bad_SYN_ack");
                                 }
                             }
-                        } else if self.ep[p].state == SynAckSent && t.seq == self.ep[*e].start_seq as u32 {
+                        } else if self.ep[p].state == SynAckSent
+                            && t.seq == self.ep[*e].start_seq as u32
+                        {
                             // SYN/SYN-ACK reversal: flip and establish.
                             self.is_partial = false;
                             self.flip(ctx);
@@ -703,7 +752,11 @@ impl TcpConn {
             SynSent | SynAckSent => {
                 if has(F::SYN) {
                     if is_orig {
-                        if has(F::ACK) && !has(F::FIN) && !has(F::RST) && self.ep[*e].state != SynAckSent {
+                        if has(F::ACK)
+                            && !has(F::FIN)
+                            && !has(F::RST)
+                            && self.ep[*e].state != SynAckSent
+                        {
                             ctx.weirds.add("repeated_SYN_with_ack");
                         }
                     } else if !has(F::ACK) && self.ep[*e].state != SynSent {
@@ -727,7 +780,11 @@ impl TcpConn {
                 }
             }
             Established | Partial => {
-                if has(F::SYN) && self.ep[*e].state == Partial && self.ep[p].state == Inactive && !has(F::ACK) {
+                if has(F::SYN)
+                    && self.ep[*e].state == Partial
+                    && self.ep[p].state == Inactive
+                    && !has(F::ACK)
+                {
                     ctx.weirds.add("SYN_after_partial");
                     set!(*e, SynSent);
                 }
@@ -942,9 +999,12 @@ impl TcpConn {
         }
         self.ep[x].did_close = true;
         let p = 1 - x;
-        let complete = self.ep[x].state == TcpState::Reset || self.ep[p].did_close || self.ep[p].state == TcpState::Inactive;
+        let complete = self.ep[x].state == TcpState::Reset
+            || self.ep[p].did_close
+            || self.ep[p].state == TcpState::Inactive;
         if complete {
-            if self.ep[x].prev_state != TcpState::Inactive || self.ep[p].state != TcpState::Inactive {
+            if self.ep[x].prev_state != TcpState::Inactive || self.ep[p].state != TcpState::Inactive
+            {
                 if self.deferred_gen_event {
                     gen_event = true;
                     self.deferred_gen_event = false;
@@ -965,7 +1025,9 @@ impl TcpConn {
         if !self.is_active {
             return false;
         }
-        if matches!(self.ep[0].state, TcpState::SynSent | TcpState::SynAckSent) && self.ep[1].state == TcpState::Inactive {
+        if matches!(self.ep[0].state, TcpState::SynSent | TcpState::SynAckSent)
+            && self.ep[1].state == TcpState::Inactive
+        {
             self.is_active = false;
             return true;
         }

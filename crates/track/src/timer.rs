@@ -49,7 +49,14 @@ pub(crate) struct TimerQueue {
 }
 
 impl TimerQueue {
-    pub(crate) fn schedule(&mut self, due: Timestamp, slot: u32, gen: u32, kind: TimerKind, epoch: u32) {
+    pub(crate) fn schedule(
+        &mut self,
+        due: Timestamp,
+        slot: u32,
+        gen: u32,
+        kind: TimerKind,
+        epoch: u32,
+    ) {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.heap.push(Reverse(Entry {

@@ -33,7 +33,10 @@ impl Timestamp {
 
     /// Whole seconds and the microsecond remainder (always in 0..1_000_000).
     pub const fn split(self) -> (i64, u32) {
-        (self.0.div_euclid(1_000_000), self.0.rem_euclid(1_000_000) as u32)
+        (
+            self.0.div_euclid(1_000_000),
+            self.0.rem_euclid(1_000_000) as u32,
+        )
     }
 
     /// The time as Zeek holds it: the IEEE double `sec + usec / 1e6`.
@@ -63,7 +66,9 @@ pub struct Addr(pub [u8; 16]);
 
 impl Addr {
     pub const fn v4(b: [u8; 4]) -> Self {
-        Addr([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, b[0], b[1], b[2], b[3]])
+        Addr([
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, b[0], b[1], b[2], b[3],
+        ])
     }
 
     pub const fn v6(b: [u8; 16]) -> Self {
@@ -117,7 +122,10 @@ mod tests {
 
     #[test]
     fn timestamp_prints_six_decimals() {
-        assert_eq!(Timestamp(1_210_953_047_736_921).to_string(), "1210953047.736921");
+        assert_eq!(
+            Timestamp(1_210_953_047_736_921).to_string(),
+            "1210953047.736921"
+        );
         assert_eq!(Timestamp(5).to_string(), "0.000005");
         assert_eq!(Timestamp(-1).to_string(), "-0.000001");
     }

@@ -1,0 +1,32 @@
+//! Test support for quartet: build packets, write captures, compare logs.
+//!
+//! Everything here is dependency-free and deterministic, so tests anywhere in
+//! the workspace can describe a trace in a few lines and get byte-identical
+//! captures on every run:
+//!
+//! * [`packet`]: one frame at a time: Ethernet (with optional VLAN tags) or
+//!   raw IP, IPv4/IPv6, TCP/UDP/ICMP/ICMPv6 or any other IP protocol, with
+//!   correct checksums unless asked to corrupt one.
+//! * [`pcap`]: a classic (microsecond) pcap writer with a link type and an
+//!   optional snaplen that truncates frames as a capture would.
+//! * [`conversation`]: a TCP script that tracks both sides' sequence numbers
+//!   (`c.syn(t).synack(t).ack(t).data_c2s(t, 100)...`).
+//! * [`connlog`] and [`json`]: reading conn.log output (Zeek TSV or JSON
+//!   lines), masking volatile values, and printing a line diff.
+//!
+//! Test helpers panic on misuse (for example an IPv4 source with an IPv6
+//! destination): a broken test should stop loudly, not produce a subtly
+//! wrong capture.
+#![forbid(unsafe_code)]
+
+pub mod checksum;
+pub mod connlog;
+pub mod conversation;
+pub mod golden;
+pub mod json;
+pub mod packet;
+pub mod pcap;
+
+pub use conversation::{Conversation, Dir};
+pub use packet::{Icmp, PacketBuilder, Tcp, TcpFlags};
+pub use pcap::{linktype, Packet, PcapWriter};

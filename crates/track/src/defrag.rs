@@ -1,0 +1,1 @@
+//! IP fragment reassembly (placeholder; being written).
