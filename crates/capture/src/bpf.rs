@@ -114,7 +114,12 @@ fn compile_for_savefile(expr: &str, linktype: u32) -> Option<Result<BpfProgram, 
         .and_then(|mut f| f.write_all(&header));
     let capture = written.ok().map(|()| Capture::from_file(&path));
     let _ = fs::remove_file(&path);
-    Some(capture?.ok()?.compile(expr, true).map_err(|e| e.to_string()))
+    Some(
+        capture?
+            .ok()?
+            .compile(expr, true)
+            .map_err(|e| e.to_string()),
+    )
 }
 
 fn compile_for_dead(expr: &str, linktype: u32) -> Result<BpfProgram, String> {

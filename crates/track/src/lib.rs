@@ -17,7 +17,7 @@ mod timer;
 
 use history::{History, Letter, Scaled};
 use ports::LikelyServerPorts;
-use quartet_decode::{Checksum, IcmpMeta, PacketMeta, TcpHeaderStatus, Transport};
+use quartet_decode::{Checksum, Encap, EncapStack, IcmpMeta, PacketMeta, TcpHeaderStatus, Transport};
 use quartet_record::{ConnRecord, ConnState, Proto, Uid, UidGen};
 use quartet_wire::{Addr, Timestamp};
 use site::LocalNets;
@@ -34,6 +34,10 @@ const INITIAL_INACTIVITY: i64 = 60 * SECOND;
 const TCP_INACTIVITY: i64 = 300 * SECOND;
 /// `Conn::port_inactivity_timeouts` for ftp, ssh, telnet and rlogin.
 const LONG_INACTIVITY: i64 = 3600 * SECOND;
+/// `Tunnel::ip_tunnel_timeout`: an IP tunnel's uid is kept this long idle.
+const IP_TUNNEL_TIMEOUT: i64 = 24 * 3600 * SECOND;
+/// `Tunnel::max_changes_per_connection`.
+const MAX_TUNNEL_CHANGES: u8 = 5;
 
 /// Settings of the tracker.
 #[derive(Clone, Debug, Default)]
@@ -151,6 +155,10 @@ struct Conn {
     /// Bumped to cancel every pending analyzer timer at once.
     epoch: u32,
     state: ProtoState,
+    /// The encapsulation of the last packet, and how often it changed.
+    encap: EncapStack,
+    encap_changes: u8,
+    tunnel_parents: Vec<Uid>,
 }
 
 impl Conn {
@@ -229,7 +237,7 @@ impl Conn {
             orig_ip_bytes: self.ip_bytes[0],
             resp_pkts: self.pkts[1],
             resp_ip_bytes: self.ip_bytes[1],
-            tunnel_parents: Vec::new(),
+            tunnel_parents: self.tunnel_parents.clone(),
             ip_proto: self.ip_proto,
             orig_l2_addr: self.l2[0],
             resp_l2_addr: self.l2[1],
@@ -356,6 +364,9 @@ pub struct Tracker {
     slots: Vec<Slot>,
     free: Vec<u32>,
     timers: TimerQueue,
+    /// uids of IP-level tunnels (unordered outer address pair), which have
+    /// no row of their own, with the time they were last used.
+    ip_tunnels: HashMap<(Addr, Addr), (Uid, Timestamp)>,
     now: Timestamp,
     started: bool,
     pub weirds: Weirds,
@@ -373,6 +384,7 @@ impl Tracker {
             slots: Vec::new(),
             free: Vec::new(),
             timers: TimerQueue::default(),
+            ip_tunnels: HashMap::new(),
             now: Timestamp::ZERO,
             started: false,
             weirds: Weirds::default(),
@@ -409,8 +421,16 @@ impl Tracker {
     /// Handles one decoded packet.
     pub fn process(&mut self, m: &PacketMeta, out: &mut impl FnMut(ConnRecord)) {
         self.advance(m.ts, out);
+        if let Some(idx) = self.dispatch(m, out) {
+            self.check_encapsulation(idx, m);
+        }
+    }
+
+    /// Runs the packet through its protocol machine; returns the slot of
+    /// the connection it belongs to.
+    fn dispatch(&mut self, m: &PacketMeta, out: &mut impl FnMut(ConnRecord)) -> Option<u32> {
         match &m.transport {
-            Transport::Tcp(t) => self.tcp_packet(m, t, out),
+            Transport::Tcp(t) => Some(self.tcp_packet(m, t, out)),
             Transport::Udp(u) => {
                 let key = ConnKey::new(m.src, u.sport, m.dst, u.dport, 17, true);
                 let idx = match self.table.get(&key) {
@@ -441,7 +461,7 @@ impl Tracker {
                     if checksum_errors[dir].event() {
                         conn.history.add(b'C', dir == 0);
                     }
-                    return;
+                    return Some(idx);
                 }
                 conn.last = m.ts;
                 conn.history.check(Letter::Data, b'D', dir == 0);
@@ -468,6 +488,7 @@ impl Tracker {
                     conn.set_local(&self.cfg.local_nets);
                     conn.history.mark('^');
                 }
+                Some(idx)
             }
             Transport::Icmp(i) => {
                 let (sport, dport, canonical) = icmp_ports(i);
@@ -490,7 +511,7 @@ impl Tracker {
                 if i.checksum == Checksum::Bad {
                     self.weirds.add("bad_ICMP_checksum");
                     self.stats.dropped_bad_checksum += 1;
-                    return;
+                    return Some(idx);
                 }
                 conn.last = m.ts;
                 if let ProtoState::Icmp { bytes } = &mut conn.state {
@@ -502,6 +523,7 @@ impl Tracker {
                 } else {
                     self.stats.icmp_incomplete += 1;
                 }
+                Some(idx)
             }
             Transport::Other => {
                 let key = ConnKey::new(m.src, 0, m.dst, 0, m.ip_proto, true);
@@ -516,6 +538,7 @@ impl Tracker {
                 conn.last = m.ts;
                 conn.count(dir, m.ip_len);
                 self.stats.counted += 1;
+                Some(idx)
             }
         }
     }
@@ -525,7 +548,7 @@ impl Tracker {
         m: &PacketMeta,
         t: &quartet_decode::TcpMeta,
         out: &mut impl FnMut(ConnRecord),
-    ) {
+    ) -> u32 {
         let key = ConnKey::new(m.src, t.sport, m.dst, t.dport, 6, true);
         let mut found = self.table.get(&key).copied();
         if let Some(idx) = found {
@@ -564,19 +587,19 @@ impl Tracker {
             TcpHeaderStatus::BadHeaderLen => {
                 self.weirds.add("bad_TCP_header_len");
                 self.stats.dropped_bad_header += 1;
-                return;
+                return idx;
             }
             TcpHeaderStatus::Truncated => {
                 self.weirds.add("truncated_header");
                 self.stats.dropped_bad_header += 1;
-                return;
+                return idx;
             }
         }
         if t.checksum == Checksum::Bad {
             self.weirds.add("bad_TCP_checksum");
             self.stats.dropped_bad_checksum += 1;
             tc.checksum_error(is_orig, &mut conn.history);
-            return;
+            return idx;
         }
         let mut ctx = TcpCtx {
             now: m.ts,
@@ -608,6 +631,71 @@ impl Tracker {
         let sender_is_orig = is_orig != (flips % 2 == 1);
         conn.count(if sender_is_orig { 0 } else { 1 }, m.ip_len);
         self.stats.counted += 1;
+        idx
+    }
+
+    /// The uid of the innermost encapsulation of `m` (§13.1): the outer UDP
+    /// connection for UDP tunnels, the address pair's tunnel uid for IP
+    /// tunnels.
+    fn tunnel_parent(&mut self, m: &PacketMeta) -> Option<Uid> {
+        match m.encap.innermost()? {
+            Encap::Udp { src, sport, dst, dport } => {
+                let key = ConnKey::new(src, sport, dst, dport, 17, true);
+                let idx = *self.table.get(&key)?;
+                self.conns[idx as usize].as_ref().map(|c| c.uid)
+            }
+            Encap::Ip { a, b } => {
+                let pair = if a <= b { (a, b) } else { (b, a) };
+                let ts = m.ts;
+                let uids = &self.uids;
+                let entry = self.ip_tunnels.entry(pair).or_insert_with(|| {
+                    let mut k = [0u8; 32];
+                    k[..16].copy_from_slice(&pair.0 .0);
+                    k[16..].copy_from_slice(&pair.1 .0);
+                    (uids.uid(&k, ts, 1), ts)
+                });
+                if entry.1.add_micros(IP_TUNNEL_TIMEOUT) <= ts {
+                    let mut k = [0u8; 32];
+                    k[..16].copy_from_slice(&pair.0 .0);
+                    k[16..].copy_from_slice(&pair.1 .0);
+                    entry.0 = uids.uid(&k, ts, 1);
+                }
+                entry.1 = entry.1.max(ts);
+                Some(entry.0)
+            }
+        }
+    }
+
+    /// A packet arrived with a different encapsulation than the previous
+    /// one: its innermost parent joins `tunnel_parents`, up to
+    /// `Tunnel::max_changes_per_connection` changes (then `X`).
+    fn check_encapsulation(&mut self, idx: u32, m: &PacketMeta) {
+        let Some(conn) = self.conns[idx as usize].as_ref() else {
+            return;
+        };
+        if conn.encap == m.encap {
+            return;
+        }
+        let both = !conn.encap.is_empty() && !m.encap.is_empty();
+        let parent = self.tunnel_parent(m);
+        let conn = self.conns[idx as usize].as_mut().expect("checked above");
+        if both {
+            if conn.encap_changes >= MAX_TUNNEL_CHANGES {
+                self.weirds.add("tunnel_max_changes_per_connection_exceeded");
+                if !conn.history.text.contains('X') {
+                    conn.history.mark('X');
+                }
+                conn.encap = m.encap;
+                return;
+            }
+            conn.encap_changes += 1;
+        }
+        if let Some(p) = parent {
+            if !conn.tunnel_parents.contains(&p) {
+                conn.tunnel_parents.push(p);
+            }
+        }
+        conn.encap = m.encap;
     }
 
     /// Creation-time flip for TCP (§3.4).
@@ -653,6 +741,9 @@ impl Tracker {
             local: [None, None],
             inactivity: INITIAL_INACTIVITY,
             epoch: 0,
+            encap: m.encap,
+            encap_changes: 0,
+            tunnel_parents: Vec::new(),
             state: match proto {
                 Proto::Tcp => ProtoState::Tcp(Box::new(TcpConn::new())),
                 Proto::Udp => ProtoState::Udp {
@@ -668,6 +759,9 @@ impl Tracker {
         if flip {
             conn.flip(&self.cfg.local_nets);
             conn.history.mark('^');
+        }
+        if let Some(parent) = self.tunnel_parent(m) {
+            conn.tunnel_parents.push(parent);
         }
         let idx = match self.free.pop() {
             Some(i) => {
