@@ -17,7 +17,9 @@ mod timer;
 
 use history::{History, Letter, Scaled};
 use ports::LikelyServerPorts;
-use quartet_decode::{Checksum, Encap, EncapStack, IcmpMeta, PacketMeta, TcpHeaderStatus, Transport};
+use quartet_decode::{
+    Checksum, Encap, EncapStack, IcmpMeta, PacketMeta, TcpHeaderStatus, Transport,
+};
 use quartet_record::{ConnRecord, ConnState, Proto, Uid, UidGen};
 use quartet_wire::{Addr, Timestamp};
 use site::LocalNets;
@@ -36,6 +38,8 @@ const TCP_INACTIVITY: i64 = 300 * SECOND;
 const LONG_INACTIVITY: i64 = 3600 * SECOND;
 /// `Tunnel::ip_tunnel_timeout`: an IP tunnel's uid is kept this long idle.
 const IP_TUNNEL_TIMEOUT: i64 = 24 * 3600 * SECOND;
+/// `max_timer_expires`: timers dispatched per packet at most.
+const MAX_TIMER_EXPIRES: usize = 300;
 /// `Tunnel::max_changes_per_connection`.
 const MAX_TUNNEL_CHANGES: u8 = 5;
 
@@ -413,8 +417,16 @@ impl Tracker {
             self.now = ts;
             self.started = true;
         }
-        while let Some(e) = self.timers.pop_due(self.now) {
-            self.fire(e, out);
+        // Zeek dispatches at most `max_timer_expires` timers per packet; the
+        // rest wait for the next packet (§9.2, btest expire-all-timers).
+        let mut fired = 0;
+        while fired < MAX_TIMER_EXPIRES {
+            let Some(e) = self.timers.pop_due(self.now) else {
+                break;
+            };
+            if self.fire(e, out) {
+                fired += 1;
+            }
         }
     }
 
@@ -639,7 +651,12 @@ impl Tracker {
     /// tunnels.
     fn tunnel_parent(&mut self, m: &PacketMeta) -> Option<Uid> {
         match m.encap.innermost()? {
-            Encap::Udp { src, sport, dst, dport } => {
+            Encap::Udp {
+                src,
+                sport,
+                dst,
+                dport,
+            } => {
                 let key = ConnKey::new(src, sport, dst, dport, 17, true);
                 let idx = *self.table.get(&key)?;
                 self.conns[idx as usize].as_ref().map(|c| c.uid)
@@ -681,7 +698,8 @@ impl Tracker {
         let conn = self.conns[idx as usize].as_mut().expect("checked above");
         if both {
             if conn.encap_changes >= MAX_TUNNEL_CHANGES {
-                self.weirds.add("tunnel_max_changes_per_connection_exceeded");
+                self.weirds
+                    .add("tunnel_max_changes_per_connection_exceeded");
                 if !conn.history.text.contains('X') {
                     conn.history.mark('X');
                 }
@@ -807,16 +825,18 @@ impl Tracker {
         out(conn.record());
     }
 
-    fn fire(&mut self, e: Entry, out: &mut impl FnMut(ConnRecord)) {
+    /// Runs a due timer; false when it had been cancelled (its connection
+    /// is gone or its analyzer timers were cancelled).
+    fn fire(&mut self, e: Entry, out: &mut impl FnMut(ConnRecord)) -> bool {
         let slot = e.slot as usize;
         if self.slots.get(slot).map(|s| s.gen) != Some(e.gen) {
-            return;
+            return false;
         }
         let Some(conn) = self.conns[slot].as_mut() else {
-            return;
+            return false;
         };
         if e.kind.is_analyzer() && e.epoch != conn.epoch {
-            return;
+            return false;
         }
         let now = self.now;
         match e.kind {
@@ -855,6 +875,7 @@ impl Tracker {
             }
             TimerKind::Delete => self.remove(e.slot, out),
         }
+        true
     }
 
     /// End of input: fires the attempt timers (they run at shutdown), then
