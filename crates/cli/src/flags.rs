@@ -50,6 +50,10 @@ pub struct Args {
     /// Print packet and connection counters to stderr on exit.
     #[arg(long)]
     pub stats: bool,
+
+    /// Also write Zeek's weird.log (anomalies) to this path.
+    #[arg(short = 'w', long = "weird-log", value_name = "PATH")]
+    pub weird_log: Option<String>,
 }
 
 /// Validated options.
@@ -64,6 +68,7 @@ pub struct Options {
     pub local_nets: LocalNets,
     pub columns: Columns,
     pub stats: bool,
+    pub weird_log: Option<String>,
 }
 
 impl Options {
@@ -105,6 +110,7 @@ impl Options {
             local_nets,
             columns,
             stats: a.stats,
+            weird_log: a.weird_log.clone(),
         })
     }
 }

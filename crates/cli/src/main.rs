@@ -41,7 +41,11 @@ fn main() -> ExitCode {
             {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("quartet: {e:#}");
+            // A capture error's message already names its cause.
+            match e.downcast_ref::<quartet_capture::CaptureError>() {
+                Some(ce) => eprintln!("quartet: {ce}"),
+                None => eprintln!("quartet: {e:#}"),
+            }
             ExitCode::from(1)
         }
     }

@@ -9,7 +9,8 @@ use anyhow::{Context, Result};
 use quartet_capture::{BpfFilter, CaptureError};
 use quartet_decode::{decode, DecodeConfig, Decoded};
 use quartet_record::{ConnRecord, JsonWriter, Sink, TsvWriter};
-use quartet_track::{TrackConfig, Tracker};
+use quartet_record::{WeirdRecord, WeirdWriter};
+use quartet_track::{Disposition, TrackConfig, Tracker};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs::File;
@@ -18,11 +19,15 @@ use std::io::{self, Write};
 /// What a run did.
 pub struct Report {
     pub frames: u64,
+    /// Frames with at least one packet counted in a connection.
+    pub frames_counted: u64,
     /// Frames and packets not counted in any connection, by reason.
     pub drops: BTreeMap<String, u64>,
     pub tracker: quartet_track::TrackStats,
     pub weirds: BTreeMap<&'static str, u64>,
     pub records: u64,
+    /// After the final flush no connection, timer or fragment was left.
+    pub flushed_clean: bool,
     /// The capture could not be read to its end.
     pub input_error: Option<CaptureError>,
 }
@@ -31,23 +36,48 @@ impl Report {
     pub fn stats_text(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "frames read: {}", self.frames);
+        let _ = writeln!(s, "frames counted in connections: {}", self.frames_counted);
         let _ = writeln!(
             s,
             "packets counted in connections: {}",
             self.tracker.counted
         );
         let _ = writeln!(s, "connections written: {}", self.records);
-        let t = &self.tracker;
-        let _ = writeln!(s, "drop bad_tcp_header: {}", t.dropped_bad_header);
-        let _ = writeln!(s, "drop bad_checksum: {}", t.dropped_bad_checksum);
-        let _ = writeln!(s, "drop icmp_incomplete: {}", t.icmp_incomplete);
+        let _ = writeln!(
+            s,
+            "connections created: {} removed: {}",
+            self.tracker.conns_created, self.tracker.conns_removed
+        );
+        let _ = writeln!(
+            s,
+            "after flush: {}",
+            if self.flushed_clean {
+                "every table and timer empty"
+            } else {
+                "STATE LEFT BEHIND"
+            }
+        );
         for (k, v) in &self.drops {
             let _ = writeln!(s, "drop {k}: {v}");
         }
         for (k, v) in &self.weirds {
             let _ = writeln!(s, "weird {k}: {v}");
         }
+        let dropped: u64 = self.drops.values().sum();
+        let _ = writeln!(
+            s,
+            "conservation: {} frames = {} counted + {} dropped: {}",
+            self.frames,
+            self.frames_counted,
+            dropped,
+            if self.conserved() { "ok" } else { "VIOLATED" }
+        );
         s
+    }
+
+    /// Every frame read was counted in a connection or in a drop counter.
+    pub fn conserved(&self) -> bool {
+        self.frames == self.frames_counted + self.drops.values().sum::<u64>()
     }
 }
 
@@ -101,19 +131,30 @@ pub fn run(opts: &Options) -> Result<Report> {
         likely_server_ports: opts.likely_server_ports.clone(),
         local_nets: opts.local_nets.clone(),
         uid_seed: opts.seed,
+        weird_log: opts.weird_log.is_some(),
     });
     let dcfg = DecodeConfig {
         ignore_checksums: opts.ignore_checksums,
     };
     let mut report = Report {
         frames: 0,
+        frames_counted: 0,
         drops: BTreeMap::new(),
         tracker: Default::default(),
         weirds: BTreeMap::new(),
         records: 0,
+        flushed_clean: false,
         input_error: None,
     };
     let mut decoded = Vec::with_capacity(4);
+    let mut weird_sink = match &opts.weird_log {
+        Some(path) => Some(WeirdWriter::new(Box::new(LazyFile {
+            path: path.clone(),
+            file: None,
+        }) as Box<dyn Write>)),
+        None => None,
+    };
+    let mut net_weirds: BTreeMap<String, u64> = BTreeMap::new();
     let mut write_err: Option<io::Error> = None;
     let mut records = 0u64;
     let mut emit = |r: ConnRecord| {
@@ -157,37 +198,63 @@ pub fn run(opts: &Options) -> Result<Report> {
             frame.data,
             &mut decoded,
         );
+        // A frame counts once: in a connection if any packet it carried was
+        // counted there, else under the reason its first packet was dropped.
+        let mut counted = false;
+        let mut first_drop: Option<String> = None;
         for d in &decoded {
-            match d {
-                Decoded::Packet(m) => tracker.process(m, &mut emit),
-                Decoded::Weird(w) => {
-                    // The frame advances network time even when it is dropped.
-                    tracker.advance(frame.ts, &mut emit);
-                    drop(&mut report.drops, &w.name());
-                }
+            let dropped: Option<String> = match d {
+                Decoded::Packet(m) => match tracker.process(m, &mut emit) {
+                    Disposition::Counted => {
+                        counted = true;
+                        None
+                    }
+                    Disposition::Dropped(why) => Some(why.to_string()),
+                },
                 Decoded::Notice(w) => {
                     *report.weirds.entry(w.name).or_insert(0) += 1;
+                    net_weird(&mut weird_sink, &mut net_weirds, frame.ts, &w.name());
+                    continue;
                 }
-                Decoded::NotIp => {
+                other => {
+                    // The frame advances network time even when it is dropped.
                     tracker.advance(frame.ts, &mut emit);
-                    drop(&mut report.drops, "not_ip");
+                    Some(match other {
+                        Decoded::Weird(w) => {
+                            *report.weirds.entry(w.name).or_insert(0) += 1;
+                            net_weird(&mut weird_sink, &mut net_weirds, frame.ts, &w.name());
+                            w.name()
+                        }
+                        Decoded::NotIp => "not_ip".to_string(),
+                        Decoded::NoConn(what) => what.to_string(),
+                        Decoded::Tunnel { .. } => "tunnel_not_decapsulated".to_string(),
+                        Decoded::Fragment(_) => "fragment_not_reassembled".to_string(),
+                        Decoded::Packet(_) | Decoded::Notice(_) => unreachable!("handled above"),
+                    })
                 }
-                Decoded::NoConn(what) => {
-                    tracker.advance(frame.ts, &mut emit);
-                    drop(&mut report.drops, what);
-                }
-                Decoded::Tunnel { .. } => {
-                    tracker.advance(frame.ts, &mut emit);
-                    drop(&mut report.drops, "tunnel_not_decapsulated");
-                }
-                Decoded::Fragment(_) => {
-                    tracker.advance(frame.ts, &mut emit);
-                    drop(&mut report.drops, "fragment_not_reassembled");
-                }
+            };
+            if first_drop.is_none() {
+                first_drop = dropped;
             }
+        }
+        if let Some(w) = weird_sink.as_mut() {
+            for r in tracker.weird_records.drain(..) {
+                w.write(&r).with_context(|| {
+                    format!("writing {}", opts.weird_log.as_deref().unwrap_or(""))
+                })?;
+            }
+        }
+        if counted {
+            report.frames_counted += 1;
+        } else {
+            drop(
+                &mut report.drops,
+                first_drop.as_deref().unwrap_or("no_packet"),
+            );
         }
     }
     tracker.finish(&mut emit);
+    report.flushed_clean = tracker.is_empty() && tracker.pending_timers() == 0;
     report.records = records;
     report.tracker = tracker.stats.clone();
     for (k, v) in &tracker.weirds.counts {
@@ -198,5 +265,38 @@ pub fn run(opts: &Options) -> Result<Report> {
     }
     sink.finish()
         .with_context(|| format!("writing {}", opts.output))?;
+    if let Some(w) = weird_sink.as_mut() {
+        for r in tracker.weird_records.drain(..) {
+            w.write(&r)?;
+        }
+        w.finish()?;
+    }
     Ok(report)
+}
+
+/// Writes a weird that belongs to no connection, sampled as Zeek samples
+/// them: the first 25 of a name, then one in every 1000.
+fn net_weird<W: Write>(
+    sink: &mut Option<WeirdWriter<W>>,
+    seen: &mut BTreeMap<String, u64>,
+    ts: quartet_wire::Timestamp,
+    name: &str,
+) {
+    let Some(w) = sink.as_mut() else {
+        return;
+    };
+    let n = seen.entry(name.to_string()).or_insert(0);
+    *n += 1;
+    if *n <= 25 || *n % 1000 == 0 {
+        let _ = w.write(&WeirdRecord {
+            ts,
+            uid: None,
+            id: None,
+            name: name.to_string(),
+            addl: None,
+            notice: false,
+            peer: "quartet".to_string(),
+            source: None,
+        });
+    }
 }

@@ -20,7 +20,7 @@ use ports::LikelyServerPorts;
 use quartet_decode::{
     Checksum, Encap, EncapStack, IcmpMeta, PacketMeta, TcpHeaderStatus, Transport,
 };
-use quartet_record::{ConnRecord, ConnState, Proto, Uid, UidGen};
+use quartet_record::{ConnRecord, ConnState, Proto, Uid, UidGen, WeirdRecord};
 use quartet_wire::{Addr, Timestamp};
 use site::LocalNets;
 use std::collections::HashMap;
@@ -47,6 +47,8 @@ pub struct TrackConfig {
     pub likely_server_ports: LikelyServerPorts,
     pub local_nets: LocalNets,
     pub uid_seed: u64,
+    /// Keep weird.log records in `Tracker::weird_records`.
+    pub weird_log: bool,
 }
 
 /// Canonical connection key: the lower (address, port) endpoint first, so
@@ -93,16 +95,29 @@ impl ConnKey {
     }
 }
 
-/// Counts of anomalies by Zeek weird name.
+/// Anomalies by Zeek weird name: counted always; the names raised by the
+/// packet being handled are kept until the tracker attaches them to the
+/// connection for weird.log.
 #[derive(Clone, Debug, Default)]
 pub struct Weirds {
     pub counts: HashMap<&'static str, u64>,
+    pending: Vec<&'static str>,
 }
 
 impl Weirds {
     pub fn add(&mut self, name: &'static str) {
         *self.counts.entry(name).or_insert(0) += 1;
+        self.pending.push(name);
     }
+}
+
+/// Where a packet handed to the tracker ended up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    /// Counted in a connection's `*_pkts`.
+    Counted,
+    /// Not counted; the named drop counter it went to.
+    Dropped(&'static str),
 }
 
 /// Packet accounting: every packet handed to the tracker ends up in exactly
@@ -161,6 +176,8 @@ struct Conn {
     encap: EncapStack,
     encap_changes: u8,
     tunnel_parents: Vec<Uid>,
+    /// Weird names already written to weird.log for this connection.
+    logged_weirds: Vec<&'static str>,
 }
 
 impl Conn {
@@ -372,6 +389,8 @@ pub struct Tracker {
     now: Timestamp,
     started: bool,
     pub weirds: Weirds,
+    /// weird.log rows waiting to be written (only with `weird_log`).
+    pub weird_records: Vec<WeirdRecord>,
     pub stats: TrackStats,
 }
 
@@ -390,6 +409,7 @@ impl Tracker {
             now: Timestamp::ZERO,
             started: false,
             weirds: Weirds::default(),
+            weird_records: Vec::new(),
             stats: TrackStats::default(),
         }
     }
@@ -424,12 +444,73 @@ impl Tracker {
         }
     }
 
-    /// Handles one decoded packet.
-    pub fn process(&mut self, m: &PacketMeta, out: &mut impl FnMut(ConnRecord)) {
+    /// Handles one decoded packet and says where it was counted.
+    pub fn process(&mut self, m: &PacketMeta, out: &mut impl FnMut(ConnRecord)) -> Disposition {
         self.advance(m.ts, out);
-        if let Some(idx) = self.dispatch(m, out) {
+        let before = self.stats.clone();
+        let idx = self.dispatch(m, out);
+        if let Some(idx) = idx {
             self.check_encapsulation(idx, m);
         }
+        if !self.weirds.pending.is_empty() {
+            self.log_weirds(idx, m.ts);
+        }
+        let s = &self.stats;
+        if s.counted > before.counted {
+            Disposition::Counted
+        } else if s.dropped_bad_checksum > before.dropped_bad_checksum {
+            Disposition::Dropped("bad_checksum")
+        } else if s.dropped_bad_header > before.dropped_bad_header {
+            Disposition::Dropped("bad_tcp_header")
+        } else {
+            Disposition::Dropped("icmp_incomplete")
+        }
+    }
+
+    /// Attaches the weirds raised by the current packet to its connection
+    /// and queues them for weird.log: the first of each name per connection.
+    fn log_weirds(&mut self, idx: Option<u32>, ts: Timestamp) {
+        let pending = std::mem::take(&mut self.weirds.pending);
+        if self.cfg.weird_log {
+            let conn = idx.and_then(|i| self.conns[i as usize].as_mut());
+            match conn {
+                Some(c) => {
+                    for &name in &pending {
+                        if c.logged_weirds.contains(&name) {
+                            continue;
+                        }
+                        c.logged_weirds.push(name);
+                        self.weird_records.push(WeirdRecord {
+                            ts,
+                            uid: Some(c.uid),
+                            id: Some((c.orig.0, c.orig.1, c.resp.0, c.resp.1)),
+                            name: name.to_string(),
+                            addl: None,
+                            notice: false,
+                            peer: "quartet".to_string(),
+                            source: None,
+                        });
+                    }
+                }
+                None => {
+                    for &name in &pending {
+                        self.weird_records.push(WeirdRecord {
+                            ts,
+                            uid: None,
+                            id: None,
+                            name: name.to_string(),
+                            addl: None,
+                            notice: false,
+                            peer: "quartet".to_string(),
+                            source: None,
+                        });
+                    }
+                }
+            }
+        }
+        let mut pending = pending;
+        pending.clear();
+        self.weirds.pending = pending;
     }
 
     /// Runs the packet through its protocol machine; returns the slot of
@@ -756,6 +837,7 @@ impl Tracker {
             encap: m.encap,
             encap_changes: 0,
             tunnel_parents: Vec::new(),
+            logged_weirds: Vec::new(),
             state: match proto {
                 Proto::Tcp => ProtoState::Tcp(Box::new(TcpConn::new())),
                 Proto::Udp => ProtoState::Udp {

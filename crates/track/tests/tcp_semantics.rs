@@ -67,10 +67,18 @@ fn track(packets: &[Packet]) -> Vec<Emitted> {
         for d in &decoded {
             if let Decoded::Packet(m) = d {
                 n += 1;
-                tracker.process(m, &mut |rec| out.push(Emitted { during: Some(i), rec }));
+                tracker.process(m, &mut |rec| {
+                    out.push(Emitted {
+                        during: Some(i),
+                        rec,
+                    })
+                });
             }
         }
-        assert_eq!(n, 1, "packet {i} did not decode to one PacketMeta: {decoded:?}");
+        assert_eq!(
+            n, 1,
+            "packet {i} did not decode to one PacketMeta: {decoded:?}"
+        );
     }
     tracker.finish(&mut |rec| out.push(Emitted { during: None, rec }));
 
@@ -231,7 +239,16 @@ fn e4_shr_then_oth_then_rstrh_on_one_tuple() {
                 (1, 40),
                 (1, 40)
             ),
-            expect(client, server, ConnState::OTH, "R", None, (0, 0), (1, 40), (0, 0)),
+            expect(
+                client,
+                server,
+                ConnState::OTH,
+                "R",
+                None,
+                (0, 0),
+                (1, 40),
+                (0, 0)
+            ),
             expect(
                 client,
                 server,
@@ -305,7 +322,18 @@ fn e6_syn_rst_retried_syn_gives_one_rej_per_syn() {
         .syn(at(1_109_789))
         .rst_s2c(at(1_160_756));
     let out = track(c.packets());
-    let rej = |d| expect(client, server, ConnState::REJ, "Sr", Some(d), (0, 0), (1, 40), (1, 40));
+    let rej = |d| {
+        expect(
+            client,
+            server,
+            ConnState::REJ,
+            "Sr",
+            Some(d),
+            (0, 0),
+            (1, 40),
+            (1, 40),
+        )
+    };
     let rows: Vec<Row> = out.iter().map(|e| row(&e.rec)).collect();
     assert_eq!(rows, vec![rej(50_692), rej(60_847), rej(50_967)]);
     assert_eq!(out[0].during, Some(2), "row 1 logged by the reuse");
@@ -342,7 +370,16 @@ fn e7_bad_checksum_syn_then_synack_gives_oth_c_and_hcadf_sh() {
     assert_eq!(
         rows,
         vec![
-            expect(client, server, ConnState::OTH, "C", None, (0, 0), (0, 0), (0, 0)),
+            expect(
+                client,
+                server,
+                ConnState::OTH,
+                "C",
+                None,
+                (0, 0),
+                (0, 0),
+                (0, 0)
+            ),
             expect(
                 server,
                 client,
@@ -355,7 +392,11 @@ fn e7_bad_checksum_syn_then_synack_gives_oth_c_and_hcadf_sh() {
             ),
         ]
     );
-    assert_eq!(out[0].during, Some(1), "row 1 logged by the SYN-ACK's reuse");
+    assert_eq!(
+        out[0].during,
+        Some(1),
+        "row 1 logged by the SYN-ACK's reuse"
+    );
     assert_eq!(out[0].rec.local_orig, Some(true));
     assert_eq!(out[0].rec.local_resp, Some(false));
     assert_eq!(out[1].rec.local_orig, Some(false));
@@ -378,8 +419,26 @@ fn e10_inactivity_boundary_is_inclusive() {
     assert_eq!(
         rows,
         vec![
-            expect(client, server, ConnState::OTH, "Da", Some(10), (18, 0), (1, 58), (1, 40)),
-            expect(client, server, ConnState::OTH, "D", None, (18, 0), (1, 58), (0, 0)),
+            expect(
+                client,
+                server,
+                ConnState::OTH,
+                "Da",
+                Some(10),
+                (18, 0),
+                (1, 58),
+                (1, 40)
+            ),
+            expect(
+                client,
+                server,
+                ConnState::OTH,
+                "D",
+                None,
+                (18, 0),
+                (1, 58),
+                (0, 0)
+            ),
         ]
     );
     assert_eq!(out[0].during, Some(2), "expired before the packet");
@@ -464,7 +523,16 @@ fn attempt_timer_runs_at_end_of_input() {
     let recs = records(c.packets());
     assert_eq!(
         recs.iter().map(row).collect::<Vec<_>>(),
-        vec![expect(C, S, ConnState::S0, "S", None, (0, 0), (1, 40), (0, 0))]
+        vec![expect(
+            C,
+            S,
+            ConnState::S0,
+            "S",
+            None,
+            (0, 0),
+            (1, 40),
+            (0, 0)
+        )]
     );
 }
 
@@ -480,7 +548,16 @@ fn lone_synack_is_oth() {
     let recs = records(c.packets());
     assert_eq!(
         recs.iter().map(row).collect::<Vec<_>>(),
-        vec![expect(S_PLAIN, C, ConnState::OTH, "H", None, (0, 0), (1, 40), (0, 0))]
+        vec![expect(
+            S_PLAIN,
+            C,
+            ConnState::OTH,
+            "H",
+            None,
+            (0, 0),
+            (1, 40),
+            (0, 0)
+        )]
     );
 }
 
@@ -492,7 +569,16 @@ fn syn_synack_is_s1() {
     let recs = records(c.packets());
     assert_eq!(
         recs.iter().map(row).collect::<Vec<_>>(),
-        vec![expect(C, S, ConnState::S1, "Sh", Some(ms(20) as i64), (0, 0), (1, 40), (1, 40))]
+        vec![expect(
+            C,
+            S,
+            ConnState::S1,
+            "Sh",
+            Some(ms(20) as i64),
+            (0, 0),
+            (1, 40),
+            (1, 40)
+        )]
     );
 }
 
@@ -592,7 +678,12 @@ fn sequence_wraparound_counts_more_than_4_gib() {
 /// second one.
 #[test]
 fn retransmission_letter_at_first_and_tenth() {
-    for (n, history) in [(1, "ShADaT"), (9, "ShADaT"), (10, "ShADaTT"), (11, "ShADaTT")] {
+    for (n, history) in [
+        (1, "ShADaT"),
+        (9, "ShADaT"),
+        (10, "ShADaTT"),
+        (11, "ShADaTT"),
+    ] {
         let mut c = conv(C, S);
         c.syn(at(0))
             .synack(at(ms(1)))
@@ -690,7 +781,9 @@ fn invariants_hold_over_a_mixed_run() {
     let total: u64 = recs.iter().map(|r| r.orig_pkts + r.resp_pkts).sum();
     assert_eq!(total, packets.len() as u64);
     assert_eq!(
-        recs.iter().filter(|r| r.conn_state == ConnState::REJ).count(),
+        recs.iter()
+            .filter(|r| r.conn_state == ConnState::REJ)
+            .count(),
         8
     );
     assert!(recs.iter().all(|r| r.orig_h != addr("10.0.0.2")));

@@ -1,0 +1,95 @@
+//! Invariants on every capture of Zeek's test suite (`../shared/zeek-traces`):
+//! every frame read is counted in a connection or in a named drop counter,
+//! every connection created is written exactly once, and nothing is left in
+//! the tables after the final flush. quartet must also never crash on them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn traces_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/zeek-traces");
+    assert!(
+        dir.is_dir(),
+        "the Zeek trace collection is expected at {} (a checkout of shared/ beside the repository)",
+        dir.display()
+    );
+    dir
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).expect("readable trace directory") {
+        let p = e.expect("directory entry").path();
+        if p.is_dir() {
+            collect(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+fn stat(stderr: &str, prefix: &str) -> Option<String> {
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix).map(|v| v.trim().to_string()))
+}
+
+#[test]
+fn every_trace_conserves_packets_and_writes_each_connection_once() {
+    let mut traces = Vec::new();
+    collect(&traces_dir(), &mut traces);
+    traces.sort();
+    assert!(
+        traces.len() > 100,
+        "expected the whole trace collection, found {}",
+        traces.len()
+    );
+    let tmp = std::env::temp_dir().join(format!("quartet-conservation-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let log = tmp.join("conn.log");
+    let mut failures = Vec::new();
+    for t in &traces {
+        let out = Command::new(env!("CARGO_BIN_EXE_quartet"))
+            .arg("-r")
+            .arg(t)
+            .arg("-o")
+            .arg(&log)
+            .arg("--stats")
+            .output()
+            .expect("quartet runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let code = out.status.code();
+        // Exit 1 is a capture that cannot be read to its end (reported with
+        // its offset); anything else (a signal, a panic) is a failure.
+        if !matches!(code, Some(0) | Some(1)) || stderr.contains("panicked") {
+            failures.push(format!("{}: exit {:?}: {stderr}", t.display(), code));
+            continue;
+        }
+        if stat(&stderr, "frames read:").is_none() {
+            // Unreadable from the first byte (an empty file): nothing to account.
+            continue;
+        }
+        let conservation = stat(&stderr, "conservation:").unwrap_or_default();
+        if !conservation.ends_with(": ok") {
+            failures.push(format!("{}: conservation {conservation}", t.display()));
+        }
+        let created = stat(&stderr, "connections created:").unwrap_or_default();
+        let parts: Vec<&str> = created.split_whitespace().collect();
+        let written = stat(&stderr, "connections written:").unwrap_or_default();
+        if parts.len() != 3 || parts[0] != parts[2] || parts[0] != written {
+            failures.push(format!(
+                "{}: created/removed/written differ: {created} / {written}",
+                t.display()
+            ));
+        }
+        if stat(&stderr, "after flush:").as_deref() != Some("every table and timer empty") {
+            failures.push(format!("{}: state left after the flush", t.display()));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    assert!(
+        failures.is_empty(),
+        "{} traces broke an invariant:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
