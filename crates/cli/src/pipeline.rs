@@ -7,9 +7,10 @@
 use crate::flags::Options;
 use anyhow::{Context, Result};
 use quartet_capture::{BpfFilter, CaptureError};
-use quartet_decode::{decode, DecodeConfig, Decoded};
+use quartet_decode::{decode, decode_reassembled, DecodeConfig, Decoded};
 use quartet_record::{ConnRecord, JsonWriter, Sink, TsvWriter};
 use quartet_record::{WeirdRecord, WeirdWriter};
+use quartet_track::defrag::{Defragmenter, FRAG_TIMEOUT};
 use quartet_track::{Disposition, TrackConfig, Tracker};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -147,14 +148,15 @@ pub fn run(opts: &Options) -> Result<Report> {
         input_error: None,
     };
     let mut decoded = Vec::with_capacity(4);
-    let mut weird_sink = match &opts.weird_log {
-        Some(path) => Some(WeirdWriter::new(Box::new(LazyFile {
+    let mut weird_sink = opts.weird_log.as_ref().map(|path| {
+        WeirdWriter::new(Box::new(LazyFile {
             path: path.clone(),
             file: None,
-        }) as Box<dyn Write>)),
-        None => None,
-    };
+        }) as Box<dyn Write>)
+    });
     let mut net_weirds: BTreeMap<String, u64> = BTreeMap::new();
+    // Fragments wait at most Zeek's frag_timeout, in at most 64 MiB.
+    let mut defrag = Defragmenter::new(FRAG_TIMEOUT, 64 << 20);
     let mut write_err: Option<io::Error> = None;
     let mut records = 0u64;
     let mut emit = |r: ConnRecord| {
@@ -202,9 +204,13 @@ pub fn run(opts: &Options) -> Result<Report> {
         // counted there, else under the reason its first packet was dropped.
         let mut counted = false;
         let mut first_drop: Option<String> = None;
-        for d in &decoded {
-            let dropped: Option<String> = match d {
-                Decoded::Packet(m) => match tracker.process(m, &mut emit) {
+        // Completed datagrams are decoded onto the end of the same list.
+        let mut i = 0;
+        while i < decoded.len() {
+            let item = std::mem::replace(&mut decoded[i], Decoded::NotIp);
+            i += 1;
+            let dropped: Option<String> = match item {
+                Decoded::Packet(m) => match tracker.process(&m, &mut emit) {
                     Disposition::Counted => {
                         counted = true;
                         None
@@ -215,6 +221,28 @@ pub fn run(opts: &Options) -> Result<Report> {
                     *report.weirds.entry(w.name).or_insert(0) += 1;
                     net_weird(&mut weird_sink, &mut net_weirds, frame.ts, &w.name());
                     continue;
+                }
+                Decoded::Fragment(frag) => {
+                    tracker.advance(frame.ts, &mut emit);
+                    defrag.expire(frame.ts);
+                    let outcome = defrag.add(frag, frame.ts);
+                    for w in outcome.weirds() {
+                        *report.weirds.entry(w).or_insert(0) += 1;
+                        net_weird(&mut weird_sink, &mut net_weirds, frame.ts, w);
+                    }
+                    if let Some((head, payload)) = outcome.complete {
+                        decode_reassembled(&dcfg, frame.ts, &head, &payload, &mut decoded);
+                        // The frame's disposition is that of the datagram.
+                        continue;
+                    }
+                    Some(
+                        if outcome.dropped {
+                            "fragment_dropped"
+                        } else {
+                            "fragment_held"
+                        }
+                        .to_string(),
+                    )
                 }
                 other => {
                     // The frame advances network time even when it is dropped.
@@ -228,8 +256,9 @@ pub fn run(opts: &Options) -> Result<Report> {
                         Decoded::NotIp => "not_ip".to_string(),
                         Decoded::NoConn(what) => what.to_string(),
                         Decoded::Tunnel { .. } => "tunnel_not_decapsulated".to_string(),
-                        Decoded::Fragment(_) => "fragment_not_reassembled".to_string(),
-                        Decoded::Packet(_) | Decoded::Notice(_) => unreachable!("handled above"),
+                        Decoded::Packet(_) | Decoded::Notice(_) | Decoded::Fragment(_) => {
+                            unreachable!("handled above")
+                        }
                     })
                 }
             };
@@ -254,7 +283,10 @@ pub fn run(opts: &Options) -> Result<Report> {
         }
     }
     tracker.finish(&mut emit);
-    report.flushed_clean = tracker.is_empty() && tracker.pending_timers() == 0;
+    // Fragments of datagrams that never completed were counted as held when
+    // their frames were read; the buffers are released here.
+    defrag.clear();
+    report.flushed_clean = tracker.is_empty() && tracker.pending_timers() == 0 && defrag.is_empty();
     report.records = records;
     report.tracker = tracker.stats.clone();
     for (k, v) in &tracker.weirds.counts {

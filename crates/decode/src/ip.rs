@@ -13,9 +13,9 @@
 use quartet_wire::Addr;
 
 use crate::transport::{self, IpInfo};
-use crate::{be16, be32, checksum, notice, weird, Cx, Decoded, Fragment};
+use crate::{be16, be32, checksum, notice, tunnel, weird, Cx, Decoded, Fragment};
 
-mod proto {
+pub(crate) mod proto {
     pub const ICMP: u8 = 1;
     pub const IGMP: u8 = 2;
     pub const IPIP: u8 = 4;
@@ -223,11 +223,11 @@ fn dispatch(cx: &mut Cx, info: IpInfo, payload: &[u8], declared: usize, out: &mu
         proto::ICMP => transport::icmp(cx, &info, payload, declared, false, out),
         proto::ICMPV6 => transport::icmp(cx, &info, payload, declared, true, out),
         // Zeek checks "no next header" whatever the IP version.
+        // A Teredo bubble is expected to carry nothing.
+        proto::NONE if cx.teredo => out.push(Decoded::NoConn("teredo_bubble")),
         proto::NONE => weird(out, "ipv6_no_next"),
         proto::IGMP => out.push(Decoded::NoConn("igmp")),
-        proto::IPIP | proto::IPV6 | proto::GRE => out.push(Decoded::Tunnel {
-            ip_proto: info.proto,
-        }),
+        proto::IPIP | proto::IPV6 | proto::GRE => tunnel::ip_proto(cx, &info, payload, out),
         _ => transport::other(cx, &info, out),
     }
 }
@@ -496,11 +496,17 @@ mod tests {
     #[test]
     fn protocol_dispatch() {
         assert_eq!(run(RAW, &ipv4(2, &[0x11; 8])), [Decoded::NoConn("igmp")]);
-        for proto in [4, 41, 47] {
+        // IP tunnels: no outer packet; an invalid inner packet is a weird.
+        for proto in [4, 41] {
             assert_eq!(
-                run(RAW, &ipv4(proto, &[0; 40])),
-                [Decoded::Tunnel { ip_proto: proto }]
+                stopped(&run(RAW, &ipv4(proto, &[0; 40]))),
+                "invalid_inner_IP_version"
             );
+        }
+        let v = run(RAW, &ipv4(47, &[0; 40]));
+        match &v[..] {
+            [Decoded::Weird(w)] => assert_eq!(w.name(), "unknown_ip_version_in_tunnel"),
+            v => panic!("{v:?}"),
         }
         assert_eq!(stopped(&run(RAW, &ipv4(59, &[]))), "ipv6_no_next");
         for proto in [50, 89, 112, 132, 253] {

@@ -22,9 +22,11 @@ mod ip;
 pub mod link;
 mod meta;
 mod transport;
+mod tunnel;
 pub mod weird;
 
 pub use meta::*;
+pub use tunnel::UdpTunnel;
 pub use weird::Weird;
 
 use quartet_wire::Timestamp;
@@ -38,7 +40,8 @@ pub struct DecodeConfig {
 }
 
 /// Decodes one frame and appends what it turned into to `out` (normally
-/// exactly one item; see [`Decoded`]). `wire_len` is the frame's length on
+/// exactly one item; a UDP tunnel adds the inner packet's items after the
+/// outer packet; see [`Decoded`]). `wire_len` is the frame's length on
 /// the wire, `data` the captured bytes. Does not allocate unless `out` has
 /// to grow or the frame is an IP fragment.
 pub fn decode(
@@ -57,6 +60,7 @@ pub fn decode(
         l2: L2Info::default(),
         encap: EncapStack::default(),
         reassembled: false,
+        teredo: false,
     };
     link::frame(&mut cx, linktype, data, out);
 }
@@ -64,8 +68,8 @@ pub fn decode(
 /// Decodes a datagram reassembled from fragments: `head` is the fragment at
 /// offset 0 (its addresses, header length, layer-2 details and
 /// encapsulation are used), `payload` the whole reassembled payload, `ts`
-/// the time of the fragment that completed it. Appends one item, like
-/// [`decode`] for an unfragmented packet. The IPv4 header checksum is not
+/// the time of the fragment that completed it. Appends what [`decode`]
+/// would for the unfragmented packet (one item, or a tunnel's items). The IPv4 header checksum is not
 /// verified again (each fragment's was), and `ip_len` is
 /// `head.header.len() + payload.len()`.
 pub fn decode_reassembled(
@@ -83,6 +87,7 @@ pub fn decode_reassembled(
         l2: head.l2,
         encap: head.encap,
         reassembled: true,
+        teredo: false,
     };
     ip::reassembled(&mut cx, head, payload, out);
 }
@@ -99,6 +104,9 @@ pub(crate) struct Cx<'a> {
     pub encap: EncapStack,
     /// Decoding a reassembled datagram (no wire/snaplen checks apply).
     pub reassembled: bool,
+    /// The frame is the inner packet of a Teredo tunnel: an IPv6 header
+    /// with no next header is a bubble, not `ipv6_no_next`.
+    pub teredo: bool,
 }
 
 pub(crate) fn weird(out: &mut Vec<Decoded>, name: &'static str) {
@@ -160,6 +168,14 @@ pub(crate) mod testutil {
         match v {
             [Decoded::Packet(m)] => *m,
             _ => panic!("expected one packet, got {v:?}"),
+        }
+    }
+
+    /// The first item, a packet (a UDP tunnel's outer packet).
+    pub fn first(v: &[Decoded]) -> PacketMeta {
+        match v.first() {
+            Some(Decoded::Packet(m)) => *m,
+            _ => panic!("expected a packet first, got {v:?}"),
         }
     }
 
@@ -283,9 +299,89 @@ mod tests {
         sll.extend([0, 0, 0x86, 0xdd]);
         sll.extend(&v6_ext);
         out.push((linktype::LINUX_SLL, sll));
+        for f in tunnel_frames(&v4_tcp, &v6_icmp) {
+            out.push((linktype::ETHERNET, f));
+        }
         for lt in [0, 9, 10, 50, 105, 127, 239, 276, 113] {
             out.push((lt, syn.clone()));
         }
+        out
+    }
+
+    /// One Ethernet frame per tunnel type around `v4` (IPv4) / `v6`.
+    fn tunnel_frames(v4: &[u8], v6: &[u8]) -> Vec<Vec<u8>> {
+        let outer = Ipv4Spec {
+            src: [1, 1, 1, 1],
+            dst: [2, 2, 2, 2],
+            ..Ipv4Spec::default()
+        };
+        let (a, b) = (outer.src_addr(), outer.dst_addr());
+        let ip = |proto: u8, p: &[u8]| {
+            let spec = Ipv4Spec {
+                proto,
+                ..outer.clone()
+            };
+            ethernet(MAC_B, MAC_A, 0x0800, &ipv4_with(&spec, p))
+        };
+        let over_udp = |dport: u16, p: &[u8]| ip(17, &udp(&a, &b, 40000, dport, p));
+        let eth = ethernet([0x0a; 6], [0x0b; 6], 0x0800, v4);
+        let mut out = vec![
+            ip(4, v4),
+            ip(41, v6),
+            ip(47, &[&[0xb0, 0, 0x08, 0][..], &[1; 12], v4].concat()),
+            ip(
+                47,
+                &[&[0x10, 0, 0x88, 0xbe, 0, 0, 0, 1][..], &[2; 8], &eth].concat(),
+            ),
+            ip(
+                47,
+                &[
+                    &[0, 0, 0x22, 0xeb][..],
+                    &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+                    &[3; 8],
+                    &eth,
+                ]
+                .concat(),
+            ),
+            ip(
+                47,
+                &[
+                    &[0x30, 0x81, 0x88, 0x0b][..],
+                    &[0; 12],
+                    &[0xff, 3, 0, 0x21],
+                    v4,
+                ]
+                .concat(),
+            ),
+            over_udp(4754, &[&[0, 0, 0x65, 0x58][..], &eth].concat()),
+            over_udp(4789, &[&[8, 0, 0, 0, 0, 0, 1, 0][..], &eth].concat()),
+            over_udp(
+                6081,
+                &[&[1, 0, 0x08, 0, 0, 0, 1, 0, 9, 9, 9, 9][..], v4].concat(),
+            ),
+            over_udp(3544, &[&[0, 0, 1, 2, 3, 4, 5, 6][..], v6].concat()),
+            over_udp(
+                2152,
+                &[&[0x32, 0xff, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0][..], v4].concat(),
+            ),
+        ];
+        let mut ayiya = vec![0x11, 0x52, 0x11, 4, 0, 0, 0, 1, 7, 7];
+        ayiya.extend([5; 20]);
+        ayiya.extend(v4);
+        out.push(over_udp(5072, &ayiya));
+        // Nested: IP-in-IP inside VXLAN.
+        let inner = ipv4_with(
+            &Ipv4Spec {
+                proto: 4,
+                ..outer.clone()
+            },
+            v4,
+        );
+        let eth2 = ethernet([0x0a; 6], [0x0b; 6], 0x0800, &inner);
+        out.push(over_udp(
+            4789,
+            &[&[8, 0, 0, 0, 0, 0, 1, 0][..], &eth2].concat(),
+        ));
         out
     }
 

@@ -83,7 +83,7 @@ fn mac(b: &[u8]) -> Option<[u8; 6]> {
     (m != [0; 6]).then_some(m)
 }
 
-fn ethernet(cx: &mut Cx, d: &[u8], mut off: usize, out: &mut Vec<Decoded>) {
+pub(crate) fn ethernet(cx: &mut Cx, d: &[u8], mut off: usize, out: &mut Vec<Decoded>) {
     let len = d.len().saturating_sub(off);
     if len <= 16 {
         return weird(out, "truncated_ethernet_frame");
@@ -337,7 +337,7 @@ fn radiotap(cx: &mut Cx, d: &[u8], out: &mut Vec<Decoded>) {
     ieee802_11(cx, d, rt_len, out)
 }
 
-fn ieee802_11(cx: &mut Cx, d: &[u8], off: usize, out: &mut Vec<Decoded>) {
+pub(crate) fn ieee802_11(cx: &mut Cx, d: &[u8], off: usize, out: &mut Vec<Decoded>) {
     let len = d.len().saturating_sub(off);
     let mut hdr = 24;
     if len <= hdr {

@@ -80,6 +80,10 @@ pub struct UdpMeta {
     /// The first payload bytes (zero-padded), enough for the DNS and NTP
     /// direction heuristics without keeping a borrow of the frame.
     pub head: [u8; 16],
+    /// The payload was a tunnel and its inner packet follows this one in
+    /// the decoder's output (Zeek §13.2). Drives the outer row's `service`
+    /// (`UdpTunnel::service`; Teredo only once seen in both directions).
+    pub tunnel: Option<crate::UdpTunnel>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -116,6 +120,11 @@ pub struct L2Info {
 }
 
 /// One encapsulation a packet was found inside, innermost last.
+///
+/// Both variants hold their endpoints in a canonical order (the lower
+/// address, then port, first; see [`Encap::udp`] and [`Encap::ip`]), so
+/// that the packets of both directions of a tunnel carry equal stacks, as
+/// Zeek's encapsulation comparison has it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Encap {
     /// A UDP tunnel (VXLAN, Geneve, Teredo, AYIYA, GTPv1): the parent is the
@@ -129,6 +138,29 @@ pub enum Encap {
     /// An IP-level tunnel (IP-in-IP, GRE and its relatives): the parent is a
     /// pseudo-connection of the unordered outer address pair, with no row.
     Ip { a: Addr, b: Addr },
+}
+
+impl Encap {
+    /// A UDP tunnel's outer flow, endpoints in canonical order.
+    pub fn udp(src: Addr, sport: u16, dst: Addr, dport: u16) -> Encap {
+        let ((src, sport), (dst, dport)) = if (src, sport) <= (dst, dport) {
+            ((src, sport), (dst, dport))
+        } else {
+            ((dst, dport), (src, sport))
+        };
+        Encap::Udp {
+            src,
+            sport,
+            dst,
+            dport,
+        }
+    }
+
+    /// An IP tunnel's unordered address pair, lower address first.
+    pub fn ip(x: Addr, y: Addr) -> Encap {
+        let (a, b) = if x <= y { (x, y) } else { (y, x) };
+        Encap::Ip { a, b }
+    }
 }
 
 /// At most this many encapsulations are kept (Zeek's `Tunnel::max_depth`).
@@ -230,8 +262,10 @@ pub struct Fragment {
 }
 
 /// What one frame turned into. A frame may yield several (the subframes of
-/// an 802.11 A-MSDU, or later a tunnel's outer UDP packet and the packet
-/// inside it), so the decoder appends to a vector the caller reuses.
+/// an 802.11 A-MSDU, or a UDP tunnel's outer packet followed by the items
+/// of the packet inside it), so the decoder appends to a vector the caller
+/// reuses. Items of an encapsulated packet carry the stack in `encap`;
+/// their weirds have `in_tunnel` set.
 ///
 /// Every frame yields at least one item that is not a [`Decoded::Notice`].
 // `Packet` is the normal result and stays inline: boxing it would allocate
@@ -252,9 +286,10 @@ pub enum Decoded {
     /// (`"igmp"`), an IPv6 header chain ending in ESP (`"esp"`) or in a
     /// Mobility header (`"mobility"`).
     NoConn(&'static str),
-    /// An IP-level tunnel (IP protocol 4 IP-in-IP, 41 IPv6, 47 GRE).
-    /// Decapsulation is not implemented yet: the outer packet creates no
-    /// connection (Zeek §13) and the inner packet is not decoded.
+    /// Formerly an undecapsulated IP-level tunnel. No longer produced: IP
+    /// protocols 4, 41 and 47 are decapsulated and yield the inner packet's
+    /// items (with [`Encap::Ip`] on their stack) and nothing for the outer
+    /// packet. Kept so existing matches compile.
     Tunnel {
         ip_proto: u8,
     },

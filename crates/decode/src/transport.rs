@@ -10,7 +10,7 @@
 
 use quartet_wire::Addr;
 
-use crate::{be16, be32, checksum, weird, Checksum, Cx, Decoded, IcmpMeta, PacketMeta};
+use crate::{be16, be32, checksum, tunnel, weird, Checksum, Cx, Decoded, IcmpMeta, PacketMeta};
 use crate::{TcpHeaderStatus, TcpMeta, Transport, UdpMeta};
 
 /// What the IP layer knows about the packet.
@@ -25,7 +25,7 @@ pub(crate) struct IpInfo {
 }
 
 /// The VXLAN port whose zero UDP checksums Zeek accepts over IPv4 and IPv6.
-const VXLAN_PORT: u16 = 4789;
+const VXLAN_PORT: u16 = tunnel::port::VXLAN;
 
 fn push(cx: &Cx, info: &IpInfo, transport: Transport, out: &mut Vec<Decoded>) {
     out.push(Decoded::Packet(PacketMeta {
@@ -145,8 +145,14 @@ pub(crate) fn udp(cx: &Cx, info: &IpInfo, seg: &[u8], declared: usize, out: &mut
         payload_caplen: payload.len() as u32,
         checksum,
         head,
+        tunnel: None,
     };
+    let idx = out.len();
     push(cx, info, Transport::Udp(m), out);
+    // A datagram with a bad checksum is dropped before its payload is seen.
+    if checksum != Checksum::Bad {
+        tunnel::udp(cx, info, m.sport, dport, payload, idx, out);
+    }
 }
 
 pub(crate) fn icmp(
@@ -354,7 +360,7 @@ mod tests {
             seg[6..8].copy_from_slice(&[0, 0]);
             ipv6(V6_SRC, V6_DST, 17, &seg)
         };
-        let u = as_udp(&packet(&run(RAW, &zero(40000, 4789, &inner))));
+        let u = as_udp(&first(&run(RAW, &zero(40000, 4789, &inner))));
         assert_eq!(u.checksum, Checksum::Unchecked);
         // Only on the destination port, with the I flag, and long enough.
         for (sport, dport, flag, len) in [
@@ -365,12 +371,12 @@ mod tests {
             let mut i = inner.clone();
             i[0] = flag;
             i.truncate(len - 8);
-            let u = as_udp(&packet(&run(RAW, &zero(sport, dport, &i))));
+            let u = as_udp(&first(&run(RAW, &zero(sport, dport, &i))));
             assert_eq!(u.checksum, Checksum::Bad, "{sport} {dport} {flag} {len}");
         }
         // A non-zero VXLAN checksum is still verified.
         let seg = udp(&Addr::v6(V6_SRC), &Addr::v6(V6_DST), 1, 4789, &inner);
-        let u = as_udp(&packet(&run(RAW, &ipv6(V6_SRC, V6_DST, 17, &seg))));
+        let u = as_udp(&first(&run(RAW, &ipv6(V6_SRC, V6_DST, 17, &seg))));
         assert_eq!(u.checksum, Checksum::Good);
     }
 

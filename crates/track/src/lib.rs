@@ -14,12 +14,11 @@ pub mod ports;
 pub mod site;
 mod tcp;
 mod timer;
+mod tunnels;
 
 use history::{History, Letter, Scaled};
 use ports::LikelyServerPorts;
-use quartet_decode::{
-    Checksum, Encap, EncapStack, IcmpMeta, PacketMeta, TcpHeaderStatus, Transport,
-};
+use quartet_decode::{Checksum, EncapStack, IcmpMeta, PacketMeta, TcpHeaderStatus, Transport};
 use quartet_record::{ConnRecord, ConnState, Proto, Uid, UidGen, WeirdRecord};
 use quartet_wire::{Addr, Timestamp};
 use site::LocalNets;
@@ -28,6 +27,7 @@ use tcp::{Reuse, TcpConn, TcpCtx, TcpState, SECOND, SESSION_TIMER};
 use timer::{Entry, TimerKind, TimerQueue};
 
 pub use tcp::TcpState as EndpointState;
+pub use tunnels::TunnelUids;
 
 /// `udp_inactivity_timeout` = `icmp_inactivity_timeout` =
 /// `unknown_ip_inactivity_timeout`; TCP starts with it too (§4.3).
@@ -36,8 +36,6 @@ const INITIAL_INACTIVITY: i64 = 60 * SECOND;
 const TCP_INACTIVITY: i64 = 300 * SECOND;
 /// `Conn::port_inactivity_timeouts` for ftp, ssh, telnet and rlogin.
 const LONG_INACTIVITY: i64 = 3600 * SECOND;
-/// `Tunnel::ip_tunnel_timeout`: an IP tunnel's uid is kept this long idle.
-const IP_TUNNEL_TIMEOUT: i64 = 24 * 3600 * SECOND;
 /// `Tunnel::max_changes_per_connection`.
 const MAX_TUNNEL_CHANGES: u8 = 5;
 
@@ -383,9 +381,10 @@ pub struct Tracker {
     slots: Vec<Slot>,
     free: Vec<u32>,
     timers: TimerQueue,
-    /// uids of IP-level tunnels (unordered outer address pair), which have
-    /// no row of their own, with the time they were last used.
-    ip_tunnels: HashMap<(Addr, Addr), (Uid, Timestamp)>,
+    /// Tunnel uids for `process` (the single-reader path).
+    tunnels: TunnelUids,
+    /// Tunnel parent of the packet being handled.
+    parent: Option<Uid>,
     now: Timestamp,
     started: bool,
     pub weirds: Weirds,
@@ -397,6 +396,7 @@ pub struct Tracker {
 impl Tracker {
     pub fn new(cfg: TrackConfig) -> Self {
         let uids = UidGen::new(cfg.uid_seed);
+        let tunnels = TunnelUids::new(cfg.uid_seed);
         Tracker {
             cfg,
             uids,
@@ -405,7 +405,8 @@ impl Tracker {
             slots: Vec::new(),
             free: Vec::new(),
             timers: TimerQueue::default(),
-            ip_tunnels: HashMap::new(),
+            tunnels,
+            parent: None,
             now: Timestamp::ZERO,
             started: false,
             weirds: Weirds::default(),
@@ -446,11 +447,24 @@ impl Tracker {
 
     /// Handles one decoded packet and says where it was counted.
     pub fn process(&mut self, m: &PacketMeta, out: &mut impl FnMut(ConnRecord)) -> Disposition {
+        let parent = self.tunnels.observe(m);
+        self.process_resolved(m, parent, out)
+    }
+
+    /// Handles a packet whose tunnel parent was resolved by a
+    /// [`TunnelUids`] that saw every packet before it (the sharded reader).
+    pub fn process_resolved(
+        &mut self,
+        m: &PacketMeta,
+        parent: Option<Uid>,
+        out: &mut impl FnMut(ConnRecord),
+    ) -> Disposition {
         self.advance(m.ts, out);
         let before = self.stats.clone();
+        self.parent = parent;
         let idx = self.dispatch(m, out);
         if let Some(idx) = idx {
-            self.check_encapsulation(idx, m);
+            self.check_encapsulation(idx, m, parent);
         }
         if !self.weirds.pending.is_empty() {
             self.log_weirds(idx, m.ts);
@@ -721,68 +735,29 @@ impl Tracker {
         idx
     }
 
-    /// The uid of the innermost encapsulation of `m` (§13.1): the outer UDP
-    /// connection for UDP tunnels, the address pair's tunnel uid for IP
-    /// tunnels.
-    fn tunnel_parent(&mut self, m: &PacketMeta) -> Option<Uid> {
-        match m.encap.innermost()? {
-            Encap::Udp {
-                src,
-                sport,
-                dst,
-                dport,
-            } => {
-                let key = ConnKey::new(src, sport, dst, dport, 17, true);
-                let idx = *self.table.get(&key)?;
-                self.conns[idx as usize].as_ref().map(|c| c.uid)
-            }
-            Encap::Ip { a, b } => {
-                let pair = if a <= b { (a, b) } else { (b, a) };
-                let ts = m.ts;
-                let uids = &self.uids;
-                let entry = self.ip_tunnels.entry(pair).or_insert_with(|| {
-                    let mut k = [0u8; 32];
-                    k[..16].copy_from_slice(&pair.0 .0);
-                    k[16..].copy_from_slice(&pair.1 .0);
-                    (uids.uid(&k, ts, 1), ts)
-                });
-                if entry.1.add_micros(IP_TUNNEL_TIMEOUT) <= ts {
-                    let mut k = [0u8; 32];
-                    k[..16].copy_from_slice(&pair.0 .0);
-                    k[16..].copy_from_slice(&pair.1 .0);
-                    entry.0 = uids.uid(&k, ts, 1);
-                }
-                entry.1 = entry.1.max(ts);
-                Some(entry.0)
-            }
-        }
-    }
-
     /// A packet arrived with a different encapsulation than the previous
     /// one: its innermost parent joins `tunnel_parents`, up to
     /// `Tunnel::max_changes_per_connection` changes (then `X`).
-    fn check_encapsulation(&mut self, idx: u32, m: &PacketMeta) {
+    fn check_encapsulation(&mut self, idx: u32, m: &PacketMeta, parent: Option<Uid>) {
         let Some(conn) = self.conns[idx as usize].as_ref() else {
             return;
         };
         if conn.encap == m.encap {
             return;
         }
-        let both = !conn.encap.is_empty() && !m.encap.is_empty();
-        let parent = self.tunnel_parent(m);
         let conn = self.conns[idx as usize].as_mut().expect("checked above");
-        if both {
-            if conn.encap_changes >= MAX_TUNNEL_CHANGES {
-                self.weirds
-                    .add("tunnel_max_changes_per_connection_exceeded");
-                if !conn.history.text.contains('X') {
-                    conn.history.mark('X');
-                }
-                conn.encap = m.encap;
-                return;
+        // Every change counts, to or from no encapsulation as well
+        // (btest tunnels.count-default-tunnel-changes logs `DX`).
+        if conn.encap_changes >= MAX_TUNNEL_CHANGES {
+            self.weirds
+                .add("tunnel_max_changes_per_connection_exceeded");
+            if !conn.history.text.contains('X') {
+                conn.history.mark('X');
             }
-            conn.encap_changes += 1;
+            conn.encap = m.encap;
+            return;
         }
+        conn.encap_changes += 1;
         if let Some(p) = parent {
             if !conn.tunnel_parents.contains(&p) {
                 conn.tunnel_parents.push(p);
@@ -854,7 +829,7 @@ impl Tracker {
             conn.flip(&self.cfg.local_nets);
             conn.history.mark('^');
         }
-        if let Some(parent) = self.tunnel_parent(m) {
+        if let Some(parent) = self.parent {
             conn.tunnel_parents.push(parent);
         }
         let idx = match self.free.pop() {
