@@ -66,6 +66,34 @@ impl ConnState {
     }
 }
 
+/// When and why a connection was removed: the order in which records are
+/// written. Not a column. Records are written by `(phase, at, due, key)`:
+/// removal network time, then the due time of the timer that removed the
+/// connection (or `at` for a removal caused by a packet), then the raw
+/// connection key. This order does not depend on how connections are
+/// spread over shards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RemovalOrder {
+    /// 0 while reading; 1 for attempts removed at end of input; 2 for the
+    /// final flush.
+    pub phase: u8,
+    pub at: Timestamp,
+    pub due: Timestamp,
+    /// The canonical connection key bytes (lower endpoint first).
+    pub key: [u8; 37],
+}
+
+impl Default for RemovalOrder {
+    fn default() -> Self {
+        RemovalOrder {
+            phase: 0,
+            at: Timestamp::ZERO,
+            due: Timestamp::ZERO,
+            key: [0; 37],
+        }
+    }
+}
+
 /// One conn.log row, in column order. Optional columns (l2 addresses, VLAN
 /// ids) are filled always and printed only when the sink was asked to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,6 +130,8 @@ pub struct ConnRecord {
     pub resp_l2_addr: Option<[u8; 6]>,
     pub vlan: Option<u16>,
     pub inner_vlan: Option<u16>,
+    /// Where this row goes in the output (not printed).
+    pub order: RemovalOrder,
 }
 
 impl ConnRecord {

@@ -385,6 +385,7 @@ pub(crate) mod tests {
             resp_l2_addr: None,
             vlan: None,
             inner_vlan: None,
+            order: Default::default(),
         }
     }
 
@@ -417,6 +418,7 @@ pub(crate) mod tests {
             resp_l2_addr: None,
             vlan: Some(13),
             inner_vlan: None,
+            order: Default::default(),
         }
     }
 

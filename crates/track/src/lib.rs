@@ -19,7 +19,7 @@ mod tunnels;
 use history::{History, Letter, Scaled};
 use ports::LikelyServerPorts;
 use quartet_decode::{Checksum, EncapStack, IcmpMeta, PacketMeta, TcpHeaderStatus, Transport};
-use quartet_record::{ConnRecord, ConnState, Proto, Uid, UidGen, WeirdRecord};
+use quartet_record::{ConnRecord, ConnState, Proto, RemovalOrder, Uid, UidGen, WeirdRecord};
 use quartet_wire::{Addr, Timestamp};
 use site::LocalNets;
 use std::collections::HashMap;
@@ -260,6 +260,7 @@ impl Conn {
             resp_l2_addr: self.l2[1],
             vlan: self.vlan,
             inner_vlan: self.inner_vlan,
+            order: RemovalOrder::default(),
         }
     }
 }
@@ -385,6 +386,8 @@ pub struct Tracker {
     tunnels: TunnelUids,
     /// Tunnel parent of the packet being handled.
     parent: Option<Uid>,
+    /// Phase and cause time of the removals being made (see `RemovalOrder`).
+    removal: (u8, Timestamp),
     now: Timestamp,
     started: bool,
     pub weirds: Weirds,
@@ -407,6 +410,7 @@ impl Tracker {
             timers: TimerQueue::default(),
             tunnels,
             parent: None,
+            removal: (0, Timestamp::ZERO),
             now: Timestamp::ZERO,
             started: false,
             weirds: Weirds::default(),
@@ -422,6 +426,11 @@ impl Tracker {
 
     pub fn is_empty(&self) -> bool {
         self.table.is_empty()
+    }
+
+    /// Due time of the earliest pending timer (possibly a cancelled one).
+    pub fn next_due(&self) -> Option<Timestamp> {
+        self.timers.peek_due()
     }
 
     /// Pending timer entries (cancelled ones included until they come due).
@@ -663,6 +672,7 @@ impl Tracker {
                 if let Some(w) = weird {
                     self.weirds.add(w);
                 }
+                self.removal = (0, self.now);
                 self.remove(idx, out);
                 found = None;
             }
@@ -873,7 +883,14 @@ impl Tracker {
         self.slots[idx as usize].gen = self.slots[idx as usize].gen.wrapping_add(1);
         self.free.push(idx);
         self.stats.conns_removed += 1;
-        out(conn.record());
+        let mut r = conn.record();
+        r.order = RemovalOrder {
+            phase: self.removal.0,
+            at: self.now,
+            due: self.removal.1,
+            key: conn.key.bytes(),
+        };
+        out(r);
     }
 
     /// Runs a due timer; false when it had been cancelled (its connection
@@ -890,6 +907,7 @@ impl Tracker {
             return false;
         }
         let now = self.now;
+        self.removal = (self.removal.0, e.due);
         match e.kind {
             TimerKind::Inactivity => {
                 let due = conn.last.add_micros(conn.inactivity);
@@ -932,11 +950,13 @@ impl Tracker {
     /// End of input: fires the attempt timers (they run at shutdown), then
     /// flushes every remaining connection in key order.
     pub fn finish(&mut self, out: &mut impl FnMut(ConnRecord)) {
+        self.removal = (1, self.now);
         while let Some(e) = self.timers.pop() {
             if e.kind == TimerKind::Attempt {
                 self.fire(e, out);
             }
         }
+        self.removal = (2, Timestamp::ZERO);
         let mut rest: Vec<(ConnKey, u32)> = self.table.iter().map(|(k, &i)| (*k, i)).collect();
         rest.sort_unstable();
         for (_, idx) in rest {
@@ -980,6 +1000,30 @@ fn is_multicast(a: Addr) -> bool {
     } else {
         a.0[0] == 0xff
     }
+}
+
+/// A hash of the packet's connection key that is the same for both
+/// directions (it hashes the canonical key), for spreading connections over
+/// shards: every packet of a connection lands on the same shard.
+pub fn flow_hash(m: &PacketMeta) -> u64 {
+    let key = match &m.transport {
+        Transport::Tcp(t) => ConnKey::new(m.src, t.sport, m.dst, t.dport, 6, true),
+        Transport::Udp(u) => ConnKey::new(m.src, u.sport, m.dst, u.dport, 17, true),
+        Transport::Icmp(i) => {
+            let (sp, dp, canonical) = icmp_ports(i);
+            ConnKey::new(m.src, sp, m.dst, dp, if i.v6 { 58 } else { 1 }, canonical)
+        }
+        Transport::Other => ConnKey::new(m.src, 0, m.dst, 0, m.ip_proto, true),
+    };
+    // FNV-1a over the canonical bytes, then a final avalanche.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^ (h >> 33)
 }
 
 fn is_broadcast(a: Addr) -> bool {

@@ -77,6 +77,11 @@ impl TimerQueue {
         }
     }
 
+    /// Due time of the earliest entry.
+    pub(crate) fn peek_due(&self) -> Option<Timestamp> {
+        self.heap.peek().map(|Reverse(e)| e.due)
+    }
+
     /// Removes and returns the earliest entry, due or not.
     pub(crate) fn pop(&mut self) -> Option<Entry> {
         self.heap.pop().map(|Reverse(e)| e)
