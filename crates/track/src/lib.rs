@@ -47,6 +47,35 @@ pub struct TrackConfig {
     pub uid_seed: u64,
     /// Keep weird.log records in `Tracker::weird_records`.
     pub weird_log: bool,
+    pub tcp_model: TcpModel,
+}
+
+/// How TCP connections are told apart and closed (docs/tcp-models.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TcpModel {
+    /// Zeek's rules, bug for bug (the default).
+    #[default]
+    Zeek,
+    /// What a correct passive tracker does where Zeek's rules go wrong:
+    /// TIME_WAIT tombstones, RFC 1122 reopening, no split of an established
+    /// connection by an unanswered SYN, RSTs checked against the window.
+    Strict,
+}
+
+/// Maximum segment lifetime of the strict model: 30 s, so a tombstone lasts
+/// 2MSL = 60 s, Linux's TIME_WAIT length (TCP_TIMEWAIT_LEN). RFC 793's 2 min
+/// MSL is far longer than any stack waits in practice.
+pub const STRICT_MSL: i64 = 30 * SECOND;
+
+/// What is left of a closed TCP connection in the strict model while its
+/// TIME_WAIT lasts (2MSL from the close).
+#[derive(Clone, Copy, Debug)]
+struct Tombstone {
+    expires: Timestamp,
+    /// The old originator, and the highest sequence number (one past the
+    /// last octet) each side used.
+    orig: (Addr, u16),
+    final_seq: [u32; 2],
 }
 
 /// Canonical connection key: the lower (address, port) endpoint first, so
@@ -130,6 +159,14 @@ pub struct TrackStats {
     pub dropped_bad_checksum: u64,
     /// ICMP packets not captured in full (they add bytes but no packet).
     pub icmp_incomplete: u64,
+    /// Late segments absorbed by a TIME_WAIT tombstone (strict model).
+    pub absorbed_time_wait: u64,
+    /// Connections reopened from TIME_WAIT by an acceptable SYN (strict).
+    pub time_wait_reopened: u64,
+    /// SYNs refused by a tombstone: the peer still held the old connection.
+    pub stale_peer_syns: u64,
+    /// RSTs outside the receiver's window, ignored (strict).
+    pub rst_outside_window: u64,
     pub conns_created: u64,
     pub conns_removed: u64,
 }
@@ -382,6 +419,9 @@ pub struct Tracker {
     slots: Vec<Slot>,
     free: Vec<u32>,
     timers: TimerQueue,
+    /// TIME_WAIT tombstones of the strict model, and their expiry order.
+    tombstones: HashMap<ConnKey, Tombstone>,
+    tomb_expiry: std::collections::BinaryHeap<std::cmp::Reverse<(Timestamp, ConnKey)>>,
     /// Tunnel uids for `process` (the single-reader path).
     tunnels: TunnelUids,
     /// Tunnel parent of the packet being handled.
@@ -409,6 +449,8 @@ impl Tracker {
             free: Vec::new(),
             timers: TimerQueue::default(),
             tunnels,
+            tombstones: HashMap::new(),
+            tomb_expiry: std::collections::BinaryHeap::new(),
             parent: None,
             removal: (0, Timestamp::ZERO),
             now: Timestamp::ZERO,
@@ -452,6 +494,9 @@ impl Tracker {
         while let Some(e) = self.timers.pop_due(self.now) {
             self.fire(e, out);
         }
+        if !self.tomb_expiry.is_empty() {
+            self.expire_tombstones();
+        }
     }
 
     /// Handles one decoded packet and says where it was counted.
@@ -485,6 +530,8 @@ impl Tracker {
             Disposition::Dropped("bad_checksum")
         } else if s.dropped_bad_header > before.dropped_bad_header {
             Disposition::Dropped("bad_tcp_header")
+        } else if s.absorbed_time_wait > before.absorbed_time_wait {
+            Disposition::Dropped("time_wait_absorbed")
         } else {
             Disposition::Dropped("icmp_incomplete")
         }
@@ -540,7 +587,7 @@ impl Tracker {
     /// the connection it belongs to.
     fn dispatch(&mut self, m: &PacketMeta, out: &mut impl FnMut(ConnRecord)) -> Option<u32> {
         match &m.transport {
-            Transport::Tcp(t) => Some(self.tcp_packet(m, t, out)),
+            Transport::Tcp(t) => self.tcp_packet(m, t, out),
             Transport::Udp(u) => {
                 let key = ConnKey::new(m.src, u.sport, m.dst, u.dport, 17, true);
                 let idx = match self.table.get(&key) {
@@ -658,8 +705,10 @@ impl Tracker {
         m: &PacketMeta,
         t: &quartet_decode::TcpMeta,
         out: &mut impl FnMut(ConnRecord),
-    ) -> u32 {
+    ) -> Option<u32> {
+        use quartet_decode::tcp_flags as F;
         let key = ConnKey::new(m.src, t.sport, m.dst, t.dport, 6, true);
+        let strict = self.cfg.tcp_model == TcpModel::Strict;
         let mut found = self.table.get(&key).copied();
         if let Some(idx) = found {
             let conn = self.conns[idx as usize]
@@ -668,13 +717,84 @@ impl Tracker {
             let ProtoState::Tcp(tc) = &conn.state else {
                 unreachable!("tcp key maps to a tcp connection")
             };
-            if let Reuse::Yes(weird) = tc.is_reuse(t, m.ts, conn.last) {
-                if let Some(w) = weird {
-                    self.weirds.add(w);
+            let is_orig = (m.src, t.sport) == conn.orig;
+            let decision = if strict {
+                tc.strict_reuse(t, is_orig)
+            } else {
+                tc.is_reuse(t, m.ts, conn.last)
+            };
+            match decision {
+                Reuse::Yes(weird) => {
+                    if let Some(w) = weird {
+                        self.weirds.add(w);
+                    }
+                    self.removal = (0, self.now);
+                    self.remove(idx, out);
+                    found = None;
                 }
-                self.removal = (0, self.now);
-                self.remove(idx, out);
-                found = None;
+                Reuse::Stray => {
+                    // An unanswered SYN inside an established connection:
+                    // counted there, remembered, not run through the machine.
+                    self.weirds.add("SYN_inside_connection");
+                    let conn = self.conns[idx as usize].as_mut().expect("live slot");
+                    let dir = if is_orig { 0 } else { 1 };
+                    conn.count(dir, m.ip_len);
+                    if let ProtoState::Tcp(tc) = &mut conn.state {
+                        tc.pending_syn = Some(Box::new((*m, dir)));
+                    }
+                    self.stats.counted += 1;
+                    return Some(idx);
+                }
+                Reuse::Answered => {
+                    // The responder answered the stray SYN: the old
+                    // connection ends where that SYN was, a new one starts
+                    // with it.
+                    let conn = self.conns[idx as usize].as_mut().expect("live slot");
+                    let pending = match &mut conn.state {
+                        ProtoState::Tcp(tc) => tc.pending_syn.take(),
+                        _ => None,
+                    };
+                    if let Some(p) = pending {
+                        let (syn, dir) = *p;
+                        conn.pkts[dir] -= 1;
+                        conn.ip_bytes[dir] -= syn.ip_len as u64;
+                        self.stats.counted -= 1;
+                        self.weirds.add("stray_SYN_answered");
+                        self.removal = (0, self.now);
+                        self.remove(idx, out);
+                        let Transport::Tcp(st) = &syn.transport else {
+                            unreachable!("pending SYN is TCP")
+                        };
+                        self.tcp_packet(&syn, st, out);
+                        return self.tcp_packet(m, t, out);
+                    }
+                }
+                Reuse::No => {}
+            }
+        } else if strict {
+            if let Some(tomb) = self.live_tombstone(&key) {
+                let syn = t.has(F::SYN) && !t.has(F::ACK);
+                let sender = if (m.src, t.sport) == tomb.orig { 0 } else { 1 };
+                // RFC 1122 4.2.2.13: a SYN may reopen a connection in
+                // TIME_WAIT only with an ISN beyond the old incarnation.
+                let reopens = syn && (t.seq.wrapping_sub(tomb.final_seq[sender]) as i32) > 0;
+                if reopens {
+                    self.tombstones.remove(&key);
+                    self.stats.time_wait_reopened += 1;
+                    self.weirds.add("TIME_WAIT_assassinated");
+                } else {
+                    if syn {
+                        self.stats.stale_peer_syns += 1;
+                        self.weirds.add("SYN_refused_by_TIME_WAIT");
+                    }
+                    if t.has(F::RST) {
+                        // A RST ends TIME_WAIT (Linux's default, RFC 1337
+                        // protection off).
+                        self.tombstones.remove(&key);
+                    }
+                    self.stats.absorbed_time_wait += 1;
+                    return None;
+                }
             }
         }
         let idx = match found {
@@ -684,6 +804,11 @@ impl Tracker {
                 self.create(m, key, (t.sport, t.dport), Proto::Tcp, flip)
             }
         };
+        Some(self.tcp_segment(idx, m, t))
+    }
+
+    /// Runs a TCP segment through its connection's machine.
+    fn tcp_segment(&mut self, idx: u32, m: &PacketMeta, t: &quartet_decode::TcpMeta) -> u32 {
         let slot = idx as usize;
         let gen = self.slots[slot].gen;
         let conn = self.conns[slot]
@@ -724,8 +849,13 @@ impl Tracker {
             flips: 0,
             switch_timeout: false,
             established: false,
+            strict: self.cfg.tcp_model == TcpModel::Strict,
+            rst_ignored: false,
         };
         tc.process(is_orig, t, &mut ctx);
+        if ctx.rst_ignored {
+            self.stats.rst_outside_window += 1;
+        }
         let (flips, switch, established) = (ctx.flips, ctx.switch_timeout, ctx.established);
         if flips % 2 == 1 {
             conn.flip(&self.cfg.local_nets);
@@ -883,6 +1013,9 @@ impl Tracker {
         self.slots[idx as usize].gen = self.slots[idx as usize].gen.wrapping_add(1);
         self.free.push(idx);
         self.stats.conns_removed += 1;
+        if self.cfg.tcp_model == TcpModel::Strict && self.removal.0 == 0 {
+            self.leave_tombstone(&conn);
+        }
         let mut r = conn.record();
         r.order = RemovalOrder {
             phase: self.removal.0,
@@ -891,6 +1024,58 @@ impl Tracker {
             key: conn.key.bytes(),
         };
         out(r);
+    }
+
+    /// Strict model: a connection closed by a FIN exchange leaves a
+    /// tombstone until 2MSL after its last packet, as the host that closed
+    /// first keeps TIME_WAIT that long. A connection ended by a RST leaves
+    /// none: no host keeps state for it.
+    fn leave_tombstone(&mut self, conn: &Conn) {
+        let ProtoState::Tcp(tc) = &conn.state else {
+            return;
+        };
+        let Some(final_seq) = tc.time_wait_seqs() else {
+            return;
+        };
+        let expires = conn.last.add_micros(2 * STRICT_MSL);
+        if expires <= self.now {
+            return;
+        }
+        self.tombstones.insert(
+            conn.key,
+            Tombstone {
+                expires,
+                orig: conn.orig,
+                final_seq,
+            },
+        );
+        self.tomb_expiry
+            .push(std::cmp::Reverse((expires, conn.key)));
+    }
+
+    fn live_tombstone(&mut self, key: &ConnKey) -> Option<Tombstone> {
+        let t = *self.tombstones.get(key)?;
+        if t.expires <= self.now {
+            self.tombstones.remove(key);
+            return None;
+        }
+        Some(t)
+    }
+
+    fn expire_tombstones(&mut self) {
+        while let Some(std::cmp::Reverse((at, key))) = self.tomb_expiry.peek().copied() {
+            if at > self.now {
+                break;
+            }
+            self.tomb_expiry.pop();
+            if self
+                .tombstones
+                .get(&key)
+                .is_some_and(|t| t.expires <= self.now)
+            {
+                self.tombstones.remove(&key);
+            }
+        }
     }
 
     /// Runs a due timer; false when it had been cancelled (its connection
@@ -963,6 +1148,8 @@ impl Tracker {
             self.remove(idx, out);
         }
         self.timers.clear();
+        self.tombstones.clear();
+        self.tomb_expiry.clear();
         self.conns.clear();
         self.slots.clear();
         self.free.clear();

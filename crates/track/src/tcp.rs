@@ -11,7 +11,7 @@
 use crate::history::{History, Letter, Scaled};
 use crate::timer::{TimerKind, TimerQueue};
 use crate::Weirds;
-use quartet_decode::{tcp_flags as F, TcpMeta};
+use quartet_decode::{tcp_flags as F, TcpMeta, Transport};
 use quartet_wire::Timestamp;
 
 /// Sequence jumps larger than this in a SYN or RST are not trusted.
@@ -176,6 +176,10 @@ pub(crate) struct Endpoint {
     reasm: Reassembler,
     /// Content gaps counted for this direction (`missed_bytes`).
     pub missed: u64,
+    /// Window scale option of this endpoint's SYN, and the last advertised
+    /// window (raw), for the strict model's RST check.
+    syn_wscale: Option<u8>,
+    window: u16,
 }
 
 impl Endpoint {
@@ -272,6 +276,10 @@ pub(crate) struct TcpCtx<'a> {
     pub flips: u32,
     /// The handshake finished: switch to `tcp_inactivity_timeout`.
     pub switch_timeout: bool,
+    /// Strict model rules apply (RSTs checked against the window).
+    pub strict: bool,
+    /// A RST was outside the window and did not change any state.
+    pub rst_ignored: bool,
     /// The connection was established (port-based inactivity timeouts).
     pub established: bool,
 }
@@ -291,7 +299,14 @@ impl TcpCtx<'_> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Reuse {
     No,
+    /// Remove the connection and start a new one with this packet (with a
+    /// weird to raise).
     Yes(Option<&'static str>),
+    /// Strict model: a SYN that belongs to neither incarnation yet; counted
+    /// in the connection, kept aside, not run through the machine.
+    Stray,
+    /// Strict model: the responder answered the kept-aside SYN.
+    Answered,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -304,6 +319,9 @@ pub(crate) struct TcpConn {
     deferred_gen_event: bool,
     /// Cleared once the connection was finished, reset or gave up.
     is_active: bool,
+    /// Strict model: an unanswered SYN seen inside the established
+    /// connection, with the role index of its sender.
+    pub pending_syn: Option<Box<(quartet_decode::PacketMeta, usize)>>,
 }
 
 const ORIG_SEEN: u8 = 1;
@@ -378,6 +396,80 @@ impl TcpConn {
         } else {
             Reuse::Yes(None)
         }
+    }
+
+    /// The strict model's reuse test. SYN-ACKs follow Zeek's rule; a SYN
+    /// starts a new connection only when the old one is over by RFC 1122
+    /// (a RST ended it, or the ISN lies beyond the old incarnation), or when
+    /// the old one never got past its handshake.
+    pub fn strict_reuse(&self, t: &TcpMeta, is_orig: bool) -> Reuse {
+        if t.header_status == quartet_decode::TcpHeaderStatus::BadHeaderLen || !t.has(F::SYN) {
+            return Reuse::No;
+        }
+        if t.has(F::ACK) {
+            if let Some(p) = &self.pending_syn {
+                let Transport::Tcp(ps) = &p.0.transport else {
+                    return Reuse::No;
+                };
+                let from_peer = (p.1 == 0) != is_orig;
+                if from_peer && t.ack == ps.seq.wrapping_add(1) {
+                    return Reuse::Answered;
+                }
+            }
+            return self.is_reuse(t, Timestamp::ZERO, Timestamp::ZERO);
+        }
+        let sender = if is_orig { 0 } else { 1 };
+        let (orig, resp) = (&self.ep[0], &self.ep[1]);
+        if self.is_closed() {
+            let reset = orig.state == TcpState::Reset || resp.state == TcpState::Reset;
+            let beyond = seq_delta(t.seq, self.ep[sender].last_seq) > 0;
+            return if reset || beyond {
+                Reuse::Yes(None)
+            } else {
+                Reuse::Stray
+            };
+        }
+        if t.seq == orig.start_seq as u32 {
+            return Reuse::No;
+        }
+        let answered = resp.state != TcpState::Inactive
+            && !matches!(orig.state, TcpState::SynSent | TcpState::SynAckSent);
+        if answered {
+            return Reuse::Stray;
+        }
+        self.is_reuse(t, Timestamp::ZERO, Timestamp::ZERO)
+    }
+
+    /// What a TIME_WAIT tombstone keeps of a connection closed by a FIN
+    /// exchange: the final sequence number of each role. `None` when the
+    /// connection did not close that way.
+    pub fn time_wait_seqs(&self) -> Option<[u32; 2]> {
+        let fin_closed = self
+            .ep
+            .iter()
+            .all(|e| e.did_close && e.state == TcpState::Closed);
+        fin_closed.then(|| [self.ep[0].last_seq, self.ep[1].last_seq])
+    }
+
+    /// Strict model: is a RST from endpoint `e` inside the window its peer
+    /// advertised (RFC 793 3.4: `RCV.NXT <= SEG.SEQ < RCV.NXT + RCV.WND`)?
+    fn rst_in_window(&self, e: usize, seq: u32) -> bool {
+        let ep = &self.ep[e];
+        let peer = &self.ep[1 - e];
+        if ep.state == TcpState::Inactive || peer.state == TcpState::Inactive {
+            return true;
+        }
+        let scale = match (ep.syn_wscale, peer.syn_wscale) {
+            (Some(_), Some(ps)) => ps.min(14) as u32,
+            _ => 0,
+        };
+        let window = ((peer.window as u32) << scale).max(1);
+        // RCV.NXT as far as the tracker knows: what the peer acknowledged,
+        // or everything the endpoint sent.
+        let low = ep.ack_seq;
+        let d = seq_delta(seq, low);
+        let sent = seq_delta(ep.last_seq, low).max(0) as u32;
+        d >= 0 && (d as u32) <= sent.saturating_add(window)
     }
 
     /// Records a bad checksum for the sender (`C`/`c`, scaled).
@@ -485,6 +577,19 @@ impl TcpConn {
         self.update_history(&mut e, flags, rel_seq, len, ctx);
         let p = 1 - e;
 
+        // Strict model: a RST outside the window stays in the history but
+        // changes no state.
+        let mut t_sm = *t;
+        if ctx.strict && has(F::RST) && !self.rst_in_window(e, t.seq) {
+            ctx.weirds.add("RST_outside_window");
+            ctx.rst_ignored = true;
+            t_sm.flags &= !F::RST;
+        }
+        if has(F::SYN) {
+            self.ep[e].syn_wscale = t.window_scale;
+        }
+        self.ep[e].window = t.window;
+
         // Zero window (§4.5 `W`).
         if t.window == 0
             && !has(F::RST)
@@ -542,7 +647,7 @@ impl TcpConn {
 
         let delta_last = self.update_last_seq(e, seq_end, flags, len, ctx);
 
-        let (do_close, gen_event) = self.update_state_machine(&mut e, t, delta_last, ctx);
+        let (do_close, gen_event) = self.update_state_machine(&mut e, &t_sm, delta_last, ctx);
         let p = 1 - e;
 
         if has(F::ACK) {
