@@ -48,6 +48,9 @@ pub struct TrackConfig {
     /// Keep weird.log records in `Tracker::weird_records`.
     pub weird_log: bool,
     pub tcp_model: TcpModel,
+    /// At most this many connections are tracked at once (0: no limit).
+    /// When full, one is evicted to make room (see `Tracker::evict_one`).
+    pub max_conns: usize,
 }
 
 /// How TCP connections are told apart and closed (docs/tcp-models.md).
@@ -167,6 +170,8 @@ pub struct TrackStats {
     pub stale_peer_syns: u64,
     /// RSTs outside the receiver's window, ignored (strict).
     pub rst_outside_window: u64,
+    /// Connections written early to stay within `max_conns`.
+    pub evicted: u64,
     pub conns_created: u64,
     pub conns_removed: u64,
 }
@@ -428,6 +433,8 @@ pub struct Tracker {
     parent: Option<Uid>,
     /// Phase and cause time of the removals being made (see `RemovalOrder`).
     removal: (u8, Timestamp),
+    /// Where the next eviction scan starts.
+    evict_cursor: usize,
     now: Timestamp,
     started: bool,
     pub weirds: Weirds,
@@ -453,6 +460,7 @@ impl Tracker {
             tomb_expiry: std::collections::BinaryHeap::new(),
             parent: None,
             removal: (0, Timestamp::ZERO),
+            evict_cursor: 0,
             now: Timestamp::ZERO,
             started: false,
             weirds: Weirds::default(),
@@ -597,7 +605,7 @@ impl Tracker {
                         let flip = lsp.is_likely(17, u.sport)
                             && !lsp.is_likely(17, u.dport)
                             && !is_broadcast(m.dst);
-                        self.create(m, key, (u.sport, u.dport), Proto::Udp, flip)
+                        self.create(m, key, (u.sport, u.dport), Proto::Udp, flip, out)
                     }
                 };
                 let conn = self.conns[idx as usize]
@@ -659,7 +667,7 @@ impl Tracker {
                 );
                 let idx = match self.table.get(&key) {
                     Some(&i) => i,
-                    None => self.create(m, key, (sport, dport), Proto::Icmp, false),
+                    None => self.create(m, key, (sport, dport), Proto::Icmp, false, out),
                 };
                 let conn = self.conns[idx as usize]
                     .as_mut()
@@ -686,7 +694,7 @@ impl Tracker {
                 let key = ConnKey::new(m.src, 0, m.dst, 0, m.ip_proto, true);
                 let idx = match self.table.get(&key) {
                     Some(&i) => i,
-                    None => self.create(m, key, (0, 0), Proto::UnknownTransport, false),
+                    None => self.create(m, key, (0, 0), Proto::UnknownTransport, false, out),
                 };
                 let conn = self.conns[idx as usize]
                     .as_mut()
@@ -801,7 +809,7 @@ impl Tracker {
             Some(i) => i,
             None => {
                 let flip = self.tcp_creation_flip(m, t);
-                self.create(m, key, (t.sport, t.dport), Proto::Tcp, flip)
+                self.create(m, key, (t.sport, t.dport), Proto::Tcp, flip, out)
             }
         };
         Some(self.tcp_segment(idx, m, t))
@@ -930,7 +938,11 @@ impl Tracker {
         ports: (u16, u16),
         proto: Proto,
         flip: bool,
+        out: &mut impl FnMut(ConnRecord),
     ) -> u32 {
+        if self.cfg.max_conns > 0 && self.table.len() >= self.cfg.max_conns {
+            self.evict_one(out);
+        }
         let mut conn = Conn {
             key,
             uid: self.uids.uid(&key.bytes(), m.ts, 0),
@@ -1024,6 +1036,43 @@ impl Tracker {
             key: conn.key.bytes(),
         };
         out(r);
+    }
+
+    /// Makes room for one connection when `max_conns` is reached, in the
+    /// order Linux conntrack drops entries: an unanswered attempt first
+    /// (a TCP SYN or SYN-ACK never answered, a UDP flow never answered),
+    /// else the least recently seen. Looks at up to 64 slots from a rotating
+    /// cursor, so eviction costs a bounded amount of work; the evicted
+    /// connection is written with its history so far.
+    fn evict_one(&mut self, out: &mut impl FnMut(ConnRecord)) {
+        let n = self.conns.len();
+        if n == 0 {
+            return;
+        }
+        let mut best: Option<(bool, Timestamp, u32)> = None;
+        for step in 0..n.min(64) {
+            let i = (self.evict_cursor + step) % n;
+            let Some(c) = self.conns[i].as_ref() else {
+                continue;
+            };
+            let unanswered = match &c.state {
+                ProtoState::Tcp(t) => {
+                    let (o, r) = t.states();
+                    matches!(o, TcpState::SynSent | TcpState::SynAckSent) && r == TcpState::Inactive
+                }
+                _ => c.pkts[1] == 0,
+            };
+            let cand = (!unanswered, c.last, i as u32);
+            if best.is_none_or(|b| cand < b) {
+                best = Some(cand);
+            }
+        }
+        self.evict_cursor = (self.evict_cursor + 64) % n;
+        if let Some((_, _, idx)) = best {
+            self.stats.evicted += 1;
+            self.removal = (0, self.now);
+            self.remove(idx, out);
+        }
     }
 
     /// Strict model: a connection closed by a FIN exchange leaves a
