@@ -72,13 +72,17 @@ pub const STRICT_MSL: i64 = 30 * SECOND;
 
 /// What is left of a closed TCP connection in the strict model while its
 /// TIME_WAIT lasts (2MSL from the close).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Tombstone {
     expires: Timestamp,
     /// The old originator, and the highest sequence number (one past the
     /// last octet) each side used.
     orig: (Addr, u16),
     final_seq: [u32; 2],
+    /// The last SYN refused here: if the peer answers it after all (it
+    /// checked timestamps, which the tombstone does not), the connection
+    /// opens with it.
+    refused_syn: Option<Box<PacketMeta>>,
 }
 
 /// Canonical connection key: the lower (address, port) endpoint first, so
@@ -172,6 +176,10 @@ pub struct TrackStats {
     pub rst_outside_window: u64,
     /// Connections written early to stay within `max_conns`.
     pub evicted: u64,
+    /// Handshakes that completed only after a stale ACK of an older
+    /// connection answered the SYN, and the setup delay that cost in total.
+    pub stale_peer_setups: u64,
+    pub stale_setup_delay_us: u64,
     pub conns_created: u64,
     pub conns_removed: u64,
 }
@@ -783,6 +791,24 @@ impl Tracker {
             if let Some(tomb) = self.live_tombstone(&key) {
                 let syn = t.has(F::SYN) && !t.has(F::ACK);
                 let sender = if (m.src, t.sport) == tomb.orig { 0 } else { 1 };
+                if let Some(refused) = &tomb.refused_syn {
+                    let answers = matches!(&refused.transport, Transport::Tcp(r)
+                        if t.has(F::SYN) && t.has(F::ACK) && t.ack == r.seq.wrapping_add(1)
+                            && (m.src, t.sport) != (refused.src, r.sport));
+                    if answers {
+                        // The peer accepted the refused SYN: the connection
+                        // opens with it (moved from the absorbed count).
+                        let syn_meta = **refused;
+                        self.tombstones.remove(&key);
+                        self.stats.absorbed_time_wait -= 1;
+                        self.stats.time_wait_reopened += 1;
+                        self.weirds.add("TIME_WAIT_assassinated");
+                        if let Transport::Tcp(st) = &syn_meta.transport {
+                            self.tcp_packet(&syn_meta, st, out);
+                        }
+                        return self.tcp_packet(m, t, out);
+                    }
+                }
                 // RFC 1122 4.2.2.13: a SYN may reopen a connection in
                 // TIME_WAIT only with an ISN beyond the old incarnation.
                 let reopens = syn && (t.seq.wrapping_sub(tomb.final_seq[sender]) as i32) > 0;
@@ -794,6 +820,9 @@ impl Tracker {
                     if syn {
                         self.stats.stale_peer_syns += 1;
                         self.weirds.add("SYN_refused_by_TIME_WAIT");
+                        if let Some(tb) = self.tombstones.get_mut(&key) {
+                            tb.refused_syn = Some(Box::new(*m));
+                        }
                     }
                     if t.has(F::RST) {
                         // A RST ends TIME_WAIT (Linux's default, RFC 1337
@@ -859,10 +888,15 @@ impl Tracker {
             established: false,
             strict: self.cfg.tcp_model == TcpModel::Strict,
             rst_ignored: false,
+            stale_delay: None,
         };
         tc.process(is_orig, t, &mut ctx);
         if ctx.rst_ignored {
             self.stats.rst_outside_window += 1;
+        }
+        if let Some(d) = ctx.stale_delay {
+            self.stats.stale_peer_setups += 1;
+            self.stats.stale_setup_delay_us += d.max(0) as u64;
         }
         let (flips, switch, established) = (ctx.flips, ctx.switch_timeout, ctx.established);
         if flips % 2 == 1 {
@@ -1096,6 +1130,7 @@ impl Tracker {
                 expires,
                 orig: conn.orig,
                 final_seq,
+                refused_syn: None,
             },
         );
         self.tomb_expiry
@@ -1103,12 +1138,12 @@ impl Tracker {
     }
 
     fn live_tombstone(&mut self, key: &ConnKey) -> Option<Tombstone> {
-        let t = *self.tombstones.get(key)?;
+        let t = self.tombstones.get(key)?;
         if t.expires <= self.now {
             self.tombstones.remove(key);
             return None;
         }
-        Some(t)
+        Some(t.clone())
     }
 
     fn expire_tombstones(&mut self) {

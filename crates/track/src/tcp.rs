@@ -280,6 +280,8 @@ pub(crate) struct TcpCtx<'a> {
     pub strict: bool,
     /// A RST was outside the window and did not change any state.
     pub rst_ignored: bool,
+    /// The handshake completed after a stale ACK: the delay it cost (µs).
+    pub stale_delay: Option<i64>,
     /// The connection was established (port-based inactivity timeouts).
     pub established: bool,
 }
@@ -319,6 +321,9 @@ pub(crate) struct TcpConn {
     deferred_gen_event: bool,
     /// Cleared once the connection was finished, reset or gave up.
     is_active: bool,
+    /// When a stale ACK first answered this connection's SYN; the delay
+    /// until the real SYN-ACK is what the stale peer state cost.
+    pub stale_ack_at: Option<Timestamp>,
     /// Strict model: an unanswered SYN seen inside the established
     /// connection, with the role index of its sender.
     pub pending_syn: Option<Box<(quartet_decode::PacketMeta, usize)>>,
@@ -456,7 +461,18 @@ impl TcpConn {
     fn rst_in_window(&self, e: usize, seq: u32) -> bool {
         let ep = &self.ep[e];
         let peer = &self.ep[1 - e];
-        if ep.state == TcpState::Inactive || peer.state == TcpState::Inactive {
+        if ep.state == TcpState::Inactive {
+            return true;
+        }
+        if peer.state == TcpState::Inactive {
+            // Only the sender's own SYN was seen: a RST of its own attempt
+            // carries the ISN or ISN + 1. One answering a stale ACK of an
+            // older connection carries that ACK's number instead (RFC 793
+            // 3.4) and ends nothing of this attempt.
+            if matches!(ep.state, TcpState::SynSent | TcpState::SynAckSent) {
+                let d = seq_delta(seq, ep.start_seq as u32);
+                return (0..=1).contains(&d);
+            }
             return true;
         }
         let scale = match (ep.syn_wscale, peer.syn_wscale) {
@@ -608,6 +624,24 @@ impl TcpConn {
             self.ep[e].fin_cnt += 1;
             self.ep[e].fin_seq = rel_seq.wrapping_add(seg_len as u64);
         }
+        // A SYN answered by a bare ACK that does not acknowledge it: the
+        // peer still holds an older connection on this 4-tuple (stale peer
+        // state, typically TIME_WAIT). Both models note it.
+        if e == 1
+            && has(F::ACK)
+            && !has(F::SYN)
+            && !has(F::RST)
+            && !has(F::FIN)
+            && self.ep[0].state == TcpState::SynSent
+            && self.ep[1].state == TcpState::Inactive
+            && t.ack != (self.ep[0].start_seq as u32).wrapping_add(1)
+        {
+            ctx.weirds.add("SYN_answered_by_stale_ACK");
+            if self.stale_ack_at.is_none() {
+                self.stale_ack_at = Some(ctx.now);
+            }
+        }
+
         let mut rel_ack = 0u64;
         if has(F::ACK) {
             if self.ep[p].state == TcpState::Inactive {
@@ -816,6 +850,9 @@ impl TcpConn {
                         set!(*e, Established);
                         if self.ep[p].state != Partial {
                             ctx.established = true;
+                        }
+                        if let Some(at) = self.stale_ack_at.take() {
+                            ctx.stale_delay = Some(ctx.now.micros() - at.micros());
                         }
                     }
                 }
