@@ -6,6 +6,7 @@ use clap::Parser;
 use quartet_record::Columns;
 use quartet_track::ports::LikelyServerPorts;
 use quartet_track::site::LocalNets;
+use quartet_track::TcpModel;
 
 /// Passive connection tracker: reads a capture and writes Zeek's conn.log.
 #[derive(Parser, Debug)]
@@ -51,6 +52,17 @@ pub struct Args {
     #[arg(long)]
     pub stats: bool,
 
+    /// TCP model: `zeek` (Zeek's rules, bug for bug) or `strict` (TIME_WAIT
+    /// tombstones, RFC 1122 reopening; see docs/tcp-models.md).
+    #[arg(long, value_name = "MODEL", default_value = "zeek", value_parser = ["zeek", "strict"])]
+    pub tcp_model: String,
+
+    /// Track at most N connections at once; when full, unanswered attempts
+    /// and then the least recently seen are written early (evicted).
+    /// Default: as many as half of the available memory holds; 0: no limit.
+    #[arg(long, value_name = "N")]
+    pub max_conns: Option<usize>,
+
     /// Also write Zeek's weird.log (anomalies) to this path.
     #[arg(short = 'w', long = "weird-log", value_name = "PATH")]
     pub weird_log: Option<String>,
@@ -69,6 +81,25 @@ pub struct Options {
     pub columns: Columns,
     pub stats: bool,
     pub weird_log: Option<String>,
+    pub tcp_model: TcpModel,
+    pub max_conns: usize,
+}
+
+/// Memory one tracked connection costs at most, with table overhead, used
+/// to size the default `--max-conns` (measured: docs/benchmarks.md).
+const BYTES_PER_CONN: u64 = 1024;
+
+/// Half of the memory available now, in connections.
+fn default_max_conns() -> usize {
+    let avail_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemAvailable:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .unwrap_or(4 << 20);
+    (avail_kib * 1024 / 2 / BYTES_PER_CONN) as usize
 }
 
 impl Options {
@@ -111,6 +142,12 @@ impl Options {
             columns,
             stats: a.stats,
             weird_log: a.weird_log.clone(),
+            max_conns: a.max_conns.unwrap_or_else(default_max_conns),
+            tcp_model: if a.tcp_model == "strict" {
+                TcpModel::Strict
+            } else {
+                TcpModel::Zeek
+            },
         })
     }
 }

@@ -133,6 +133,8 @@ pub fn run(opts: &Options) -> Result<Report> {
         local_nets: opts.local_nets.clone(),
         uid_seed: opts.seed,
         weird_log: opts.weird_log.is_some(),
+        tcp_model: opts.tcp_model,
+        max_conns: opts.max_conns,
     });
     let dcfg = DecodeConfig {
         ignore_checksums: opts.ignore_checksums,
