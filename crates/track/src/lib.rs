@@ -443,6 +443,8 @@ pub struct Tracker {
     removal: (u8, Timestamp),
     /// Where the next eviction scan starts.
     evict_cursor: usize,
+    /// The removal being made is a timer's (not a reuse or an eviction).
+    removal_by_timer: bool,
     now: Timestamp,
     started: bool,
     pub weirds: Weirds,
@@ -469,6 +471,7 @@ impl Tracker {
             parent: None,
             removal: (0, Timestamp::ZERO),
             evict_cursor: 0,
+            removal_by_timer: false,
             now: Timestamp::ZERO,
             started: false,
             weirds: Weirds::default(),
@@ -798,13 +801,27 @@ impl Tracker {
                     if answers {
                         // The peer accepted the refused SYN: the connection
                         // opens with it (moved from the absorbed count).
+                        // It was booked as absorbed when it came; it
+                        // builds the connection's state but is not counted
+                        // a second time.
                         let syn_meta = **refused;
                         self.tombstones.remove(&key);
-                        self.stats.absorbed_time_wait -= 1;
+                        self.stats.stale_peer_syns -= 1;
                         self.stats.time_wait_reopened += 1;
                         self.weirds.add("TIME_WAIT_assassinated");
                         if let Transport::Tcp(st) = &syn_meta.transport {
-                            self.tcp_packet(&syn_meta, st, out);
+                            if let Some(idx) = self.tcp_packet(&syn_meta, st, out) {
+                                if let Some(c) = self.conns[idx as usize].as_mut() {
+                                    let dir = if (syn_meta.src, st.sport) == c.orig {
+                                        0
+                                    } else {
+                                        1
+                                    };
+                                    c.pkts[dir] -= 1;
+                                    c.ip_bytes[dir] -= syn_meta.ip_len as u64;
+                                    self.stats.counted -= 1;
+                                }
+                            }
                         }
                         return self.tcp_packet(m, t, out);
                     }
@@ -1059,7 +1076,9 @@ impl Tracker {
         self.slots[idx as usize].gen = self.slots[idx as usize].gen.wrapping_add(1);
         self.free.push(idx);
         self.stats.conns_removed += 1;
-        if self.cfg.tcp_model == TcpModel::Strict && self.removal.0 == 0 {
+        // Only a connection that ran its course leaves a tombstone: one
+        // removed because a new SYN reopened its 4-tuple does not.
+        if self.cfg.tcp_model == TcpModel::Strict && self.removal.0 == 0 && self.removal_by_timer {
             self.leave_tombstone(&conn);
         }
         let mut r = conn.record();
@@ -1177,6 +1196,17 @@ impl Tracker {
         }
         let now = self.now;
         self.removal = (self.removal.0, e.due);
+        self.removal_by_timer = true;
+        let fired = self.fire_kind(e, now, out);
+        self.removal_by_timer = false;
+        fired
+    }
+
+    fn fire_kind(&mut self, e: Entry, now: Timestamp, out: &mut impl FnMut(ConnRecord)) -> bool {
+        let slot = e.slot as usize;
+        let Some(conn) = self.conns[slot].as_mut() else {
+            return false;
+        };
         match e.kind {
             TimerKind::Inactivity => {
                 let due = conn.last.add_micros(conn.inactivity);

@@ -180,6 +180,7 @@ pub(crate) struct Endpoint {
     /// window (raw), for the strict model's RST check.
     syn_wscale: Option<u8>,
     window: u16,
+    window_from_syn: bool,
 }
 
 impl Endpoint {
@@ -321,6 +322,8 @@ pub(crate) struct TcpConn {
     deferred_gen_event: bool,
     /// Cleared once the connection was finished, reset or gave up.
     is_active: bool,
+    /// A RST came after the FIN exchange: no TIME_WAIT remains.
+    reset_after_close: bool,
     /// When a stale ACK first answered this connection's SYN; the delay
     /// until the real SYN-ACK is what the stale peer state cost.
     pub stale_ack_at: Option<Timestamp>,
@@ -449,10 +452,11 @@ impl TcpConn {
     /// exchange: the final sequence number of each role. `None` when the
     /// connection did not close that way.
     pub fn time_wait_seqs(&self) -> Option<[u32; 2]> {
-        let fin_closed = self
-            .ep
-            .iter()
-            .all(|e| e.did_close && e.state == TcpState::Closed);
+        let fin_closed = !self.reset_after_close
+            && self
+                .ep
+                .iter()
+                .all(|e| e.did_close && e.state == TcpState::Closed);
         fin_closed.then(|| [self.ep[0].last_seq, self.ep[1].last_seq])
     }
 
@@ -475,8 +479,9 @@ impl TcpConn {
             }
             return true;
         }
-        let scale = match (ep.syn_wscale, peer.syn_wscale) {
-            (Some(_), Some(ps)) => ps.min(14) as u32,
+        // Windows in SYNs are never scaled (RFC 7323 2.2).
+        let scale = match (ep.syn_wscale, peer.syn_wscale, peer.window_from_syn) {
+            (Some(_), Some(ps), false) => ps.min(14) as u32,
             _ => 0,
         };
         let window = ((peer.window as u32) << scale).max(1);
@@ -485,7 +490,7 @@ impl TcpConn {
         let low = ep.ack_seq;
         let d = seq_delta(seq, low);
         let sent = seq_delta(ep.last_seq, low).max(0) as u32;
-        d >= 0 && (d as u32) <= sent.saturating_add(window)
+        d >= 0 && (d as u32) < sent.saturating_add(window)
     }
 
     /// Records a bad checksum for the sender (`C`/`c`, scaled).
@@ -605,6 +610,11 @@ impl TcpConn {
             self.ep[e].syn_wscale = t.window_scale;
         }
         self.ep[e].window = t.window;
+        self.ep[e].window_from_syn = has(F::SYN);
+        // A RST after both FINs means no host keeps TIME_WAIT any more.
+        if has(F::RST) && !ctx.rst_ignored && self.ep.iter().all(|x| x.state == TcpState::Closed) {
+            self.reset_after_close = true;
+        }
 
         // Zero window (§4.5 `W`).
         if t.window == 0
@@ -624,6 +634,7 @@ impl TcpConn {
             self.ep[e].fin_cnt += 1;
             self.ep[e].fin_seq = rel_seq.wrapping_add(seg_len as u64);
         }
+        let mut stale_ack = false;
         // A SYN answered by a bare ACK that does not acknowledge it: the
         // peer still holds an older connection on this 4-tuple (stale peer
         // state, typically TIME_WAIT). Both models note it.
@@ -640,10 +651,13 @@ impl TcpConn {
             if self.stale_ack_at.is_none() {
                 self.stale_ack_at = Some(ctx.now);
             }
+            stale_ack = ctx.strict;
         }
 
         let mut rel_ack = 0u64;
-        if has(F::ACK) {
+        // The strict model does not let a stale ACK (it acknowledges another
+        // connection's data) move this attempt's sequence bookkeeping.
+        if has(F::ACK) && !stale_ack {
             if self.ep[p].state == TcpState::Inactive {
                 rel_ack = 1;
                 if !has(F::SYN)
@@ -679,7 +693,12 @@ impl TcpConn {
             }
         }
 
-        let delta_last = self.update_last_seq(e, seq_end, flags, len, ctx);
+        // An ignored RST (outside the window) moves nothing.
+        let delta_last = if ctx.rst_ignored {
+            0
+        } else {
+            self.update_last_seq(e, seq_end, flags, len, ctx)
+        };
 
         let (do_close, gen_event) = self.update_state_machine(&mut e, &t_sm, delta_last, ctx);
         let p = 1 - e;

@@ -1,0 +1,878 @@
+//! The two TCP models side by side (docs/tcp-models.md). Every test crafts a
+//! trace, runs it through `TcpModel::Zeek` and `TcpModel::Strict`, and
+//! asserts the exact rows of each, plus the packet accounting of each run.
+//!
+//! A row is compared as one line:
+//! `orig resp conn_state history duration bytes orig_pkts resp_pkts @when`
+//! where bytes is `orig/resp`, the packet columns are `pkts/ip_bytes`,
+//! duration is in microseconds (`-` when unset) and `@when` is the index of
+//! the packet whose processing wrote the row (`@end` for rows flushed at the
+//! end of input).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use quartet_decode::{decode, DecodeConfig, Decoded};
+use quartet_record::ConnRecord;
+use quartet_testkit::{linktype, Conversation, Packet, PacketBuilder, Tcp, TcpFlags};
+use quartet_track::{Disposition, TcpModel, TrackConfig, TrackStats, Tracker};
+use quartet_wire::Timestamp;
+
+/// 2001-09-09 01:46:40 UTC.
+const T0: u64 = 1_000_000_000;
+
+fn at(micros: u64) -> Duration {
+    Duration::from_secs(T0) + Duration::from_micros(micros)
+}
+
+fn ms(n: u64) -> u64 {
+    n * 1_000
+}
+
+fn secs(n: u64) -> u64 {
+    n * 1_000_000
+}
+
+fn sa(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+const C: &str = "10.0.0.1:40000";
+const S: &str = "10.0.0.2:80";
+
+const SYN: TcpFlags = TcpFlags::SYN;
+const ACK: TcpFlags = TcpFlags::ACK;
+const FIN_ACK: TcpFlags = TcpFlags(TcpFlags::FIN.0 | TcpFlags::ACK.0);
+const RST: TcpFlags = TcpFlags::RST;
+const RST_ACK: TcpFlags = TcpFlags(TcpFlags::RST.0 | TcpFlags::ACK.0);
+const SYN_ACK: TcpFlags = TcpFlags(TcpFlags::SYN.0 | TcpFlags::ACK.0);
+
+fn conv(isn_c: u32, isn_s: u32) -> Conversation {
+    Conversation::new(sa(C), sa(S)).isn(isn_c, isn_s)
+}
+
+/// A segment with explicit header fields.
+fn seg(t: u64, src: &str, dst: &str, flags: TcpFlags, seq: u32, ack: u32, len: usize) -> Packet {
+    seg_with(t, src, dst, Tcp::new(flags).seq(seq).ack(ack), len)
+}
+
+fn seg_with(t: u64, src: &str, dst: &str, tcp: Tcp, len: usize) -> Packet {
+    Packet {
+        ts: at(t),
+        frame: PacketBuilder::tcp(sa(src), sa(dst), tcp)
+            .payload_len(len)
+            .build(),
+    }
+}
+
+/// The usual first connection: handshake, 100 bytes up, 200 bytes down
+/// (client ISN 1000, server ISN 5000). Client final sequence number (after
+/// its FIN) 1102, server 5202.
+fn old_conn() -> Conversation {
+    let mut c = conv(1000, 5000);
+    c.syn(at(0))
+        .synack(at(ms(10)))
+        .ack(at(ms(20)))
+        .data_c2s(at(ms(30)), 100)
+        .data_s2c(at(ms(40)), 200);
+    c
+}
+
+/// `old_conn` closed by the client first: FIN 50 ms, FIN 60 ms, ACK 70 ms.
+fn client_first_close() -> Vec<Packet> {
+    let mut c = old_conn();
+    c.fin_c2s(at(ms(50)))
+        .fin_s2c(at(ms(60)))
+        .ack_c2s(at(ms(70)));
+    c.into_packets()
+}
+
+/// `old_conn` closed by the server first: FIN 50 ms, FIN 60 ms, ACK 70 ms.
+fn server_first_close() -> Vec<Packet> {
+    let mut c = old_conn();
+    c.fin_s2c(at(ms(50)))
+        .fin_c2s(at(ms(60)))
+        .ack_s2c(at(ms(70)));
+    c.into_packets()
+}
+
+/// The row of `old_conn` closed by the server first (`server_first_close`).
+fn server_first_sf(when: &str) -> String {
+    r(&format!("SF ShADdfFa 60000 100/200 4/260 4/360 {when}"))
+}
+
+/// The row of `old_conn` closed by the client first (`client_first_close`).
+fn client_first_sf(when: &str) -> String {
+    r(&format!("SF ShADdFf 60000 100/200 5/300 3/320 {when}"))
+}
+
+// ---------------------------------------------------------------------------
+// Running a trace
+
+/// One run of a trace through one model.
+struct Run {
+    rows: Vec<String>,
+    stats: TrackStats,
+    weirds: HashMap<&'static str, u64>,
+}
+
+impl Run {
+    fn weird(&self, name: &str) -> u64 {
+        self.weirds.get(name).copied().unwrap_or(0)
+    }
+}
+
+fn line(r: &ConnRecord, during: Option<usize>) -> String {
+    let dur = r
+        .duration_micros()
+        .map_or_else(|| "-".to_string(), |d| d.to_string());
+    let when = during.map_or_else(|| "end".to_string(), |i| i.to_string());
+    format!(
+        "{}:{} {}:{} {} {} {} {}/{} {}/{} {}/{} @{}",
+        r.orig_h,
+        r.orig_p,
+        r.resp_h,
+        r.resp_p,
+        r.conn_state.name(),
+        if r.history.is_empty() {
+            "-"
+        } else {
+            &r.history
+        },
+        dur,
+        r.orig_bytes,
+        r.resp_bytes,
+        r.orig_pkts,
+        r.orig_ip_bytes,
+        r.resp_pkts,
+        r.resp_ip_bytes,
+        when
+    )
+}
+
+/// Decodes and tracks `packets` in the given order with `model`, finishes,
+/// and checks the invariants every run must satisfy.
+fn run(model: TcpModel, packets: &[Packet]) -> Run {
+    let mut tracker = Tracker::new(TrackConfig {
+        tcp_model: model,
+        ..TrackConfig::default()
+    });
+    let cfg = DecodeConfig {
+        ignore_checksums: false,
+    };
+    let mut out: Vec<(Option<usize>, ConnRecord)> = Vec::new();
+    let mut decoded = Vec::new();
+    let mut disp: Vec<Disposition> = Vec::new();
+    for (i, p) in packets.iter().enumerate() {
+        decoded.clear();
+        let ts = Timestamp::from_micros(p.ts.as_micros() as i64);
+        decode(
+            &cfg,
+            ts,
+            linktype::ETHERNET,
+            p.frame.len() as u32,
+            &p.frame,
+            &mut decoded,
+        );
+        let metas: Vec<_> = decoded
+            .iter()
+            .filter_map(|d| match d {
+                Decoded::Packet(m) => Some(m),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            metas.len(),
+            1,
+            "packet {i} did not decode to one PacketMeta"
+        );
+        disp.push(tracker.process(metas[0], &mut |rec| out.push((Some(i), rec))));
+    }
+    tracker.finish(&mut |rec| out.push((None, rec)));
+
+    // Nothing is left behind.
+    assert_eq!(tracker.len(), 0, "{model:?}: connections left after finish");
+    assert_eq!(tracker.pending_timers(), 0, "{model:?}: timers left");
+
+    // Every packet fed ends up in exactly one place: a row's packet count
+    // or one of the drop counters.
+    let s = &tracker.stats;
+    let in_rows: u64 = out.iter().map(|(_, r)| r.orig_pkts + r.resp_pkts).sum();
+    assert_eq!(s.counted, in_rows, "{model:?}: stats.counted vs rows");
+    let dropped =
+        s.dropped_bad_header + s.dropped_bad_checksum + s.icmp_incomplete + s.absorbed_time_wait;
+    assert_eq!(
+        packets.len() as u64,
+        in_rows + dropped,
+        "{model:?}: packets fed vs rows + drop counters ({s:?})"
+    );
+    let counted = disp.iter().filter(|d| **d == Disposition::Counted).count();
+    let absorbed = disp
+        .iter()
+        .filter(|d| **d == Disposition::Dropped("time_wait_absorbed"))
+        .count();
+    assert_eq!(counted as u64, s.counted, "{model:?}: dispositions");
+    assert_eq!(
+        absorbed as u64, s.absorbed_time_wait,
+        "{model:?}: dispositions"
+    );
+
+    // Every connection created is written exactly once, under its own uid.
+    assert_eq!(s.conns_created, out.len() as u64, "{model:?}: created");
+    assert_eq!(s.conns_removed, out.len() as u64, "{model:?}: removed");
+    let mut uids: Vec<_> = out.iter().map(|(_, r)| r.uid).collect();
+    uids.sort();
+    uids.dedup();
+    assert_eq!(uids.len(), out.len(), "{model:?}: a uid written twice");
+
+    // The strict model's counters stay at zero in the zeek model.
+    if model == TcpModel::Zeek {
+        assert_eq!(
+            (
+                s.absorbed_time_wait,
+                s.time_wait_reopened,
+                s.stale_peer_syns,
+                s.rst_outside_window
+            ),
+            (0, 0, 0, 0),
+            "zeek model uses no strict counter"
+        );
+    }
+
+    Run {
+        rows: out.iter().map(|(i, r)| line(r, *i)).collect(),
+        stats: tracker.stats.clone(),
+        weirds: tracker.weirds.counts.clone(),
+    }
+}
+
+/// Runs `packets` through both models: (zeek, strict).
+fn both(packets: &[Packet]) -> (Run, Run) {
+    (run(TcpModel::Zeek, packets), run(TcpModel::Strict, packets))
+}
+
+/// Packets sorted by time (stable: same-time packets keep their order).
+fn sorted(mut p: Vec<Packet>) -> Vec<Packet> {
+    p.sort_by_key(|p| p.ts);
+    p
+}
+
+/// One expected row between `C` (originator) and `S`: `rest` is
+/// `conn_state history duration bytes orig_pkts resp_pkts @when`.
+fn r(rest: &str) -> String {
+    format!("{C} {S} {rest}")
+}
+
+// ---------------------------------------------------------------------------
+// Reordering
+
+/// The client sent an ACK of the server's data, then a RST/ACK; the tap sees
+/// the RST/ACK first (both carry seq 1101, ack 5201). The RST is in the
+/// window, so both models end the connection on it (RSTO); the late ACK
+/// still joins it and extends the duration (the server had not closed).
+#[test]
+fn rst_ack_captured_before_the_ack_sent_before_it() {
+    let mut c = old_conn();
+    c.rst_c2s(at(ms(50))).ack_c2s(at(ms(51)));
+    let (z, s) = both(c.packets());
+    let want = vec![r("RSTO ShADdR 51000 100/200 5/300 2/280 @end")];
+    assert_eq!(z.rows, want);
+    assert_eq!(s.rows, want);
+    assert_eq!(s.stats.rst_outside_window, 0);
+}
+
+// ---------------------------------------------------------------------------
+// TIME_WAIT
+
+/// A new SYN on the old 4-tuple 20 s after a server-first close (the server
+/// is in TIME_WAIT, the old row already written), with an ISN (500) below
+/// the client's old final sequence number (1102). The server answers with a
+/// bare ACK of the old connection, the client resets it (seq 1102, the ACK's
+/// number), and the SYN is retried a second later and accepted.
+///
+/// zeek: the refused attempt is a row of its own (`SaR`, RSTOS0). strict:
+/// the tombstone absorbs the SYN (refused), the ACK and the RST (which ends
+/// the tombstone), and the retried SYN opens the new connection.
+#[test]
+fn reused_port_syn_answered_by_old_ack_then_rst_and_retry() {
+    let mut p = server_first_close();
+    p.push(seg(secs(20), C, S, SYN, 500, 0, 0));
+    p.push(seg(secs(20) + 1, S, C, ACK, 5202, 1102, 0));
+    p.push(seg(secs(20) + 2, C, S, RST, 1102, 0, 0));
+    let mut n = conv(500, 9000);
+    n.syn(at(secs(21)))
+        .synack(at(secs(21) + ms(10)))
+        .ack(at(secs(21) + ms(20)))
+        .data_c2s(at(secs(21) + ms(30)), 10)
+        .fin_c2s(at(secs(21) + ms(40)))
+        .fin_s2c(at(secs(21) + ms(50)))
+        .ack(at(secs(21) + ms(60)));
+    p.extend(n.into_packets());
+    let (z, s) = both(&p);
+    let retried = r("SF ShADFf 50000 10/0 5/210 2/80 @end");
+    assert_eq!(
+        z.rows,
+        vec![
+            server_first_sf("@8"),
+            r("RSTOS0 SaR 2 0/0 2/80 1/40 @11"),
+            retried.clone()
+        ]
+    );
+    assert_eq!(s.rows, vec![server_first_sf("@8"), retried]);
+    assert_eq!(s.stats.absorbed_time_wait, 3);
+    assert_eq!(s.stats.stale_peer_syns, 1);
+    assert_eq!(s.weird("SYN_refused_by_TIME_WAIT"), 1);
+    assert_eq!(s.stats.time_wait_reopened, 0);
+}
+
+/// The new incarnation of `time_wait_assassination_*`: ISN 200000, beyond
+/// both of the old connection's final sequence numbers.
+fn new_incarnation(start: u64) -> Vec<Packet> {
+    let mut n = conv(200_000, 9000);
+    n.syn(at(start))
+        .synack(at(start + ms(10)))
+        .ack(at(start + ms(20)))
+        .data_c2s(at(start + ms(30)), 10)
+        .fin_c2s(at(start + ms(40)))
+        .fin_s2c(at(start + ms(50)))
+        .ack(at(start + ms(60)));
+    n.into_packets()
+}
+
+/// A SYN with a larger ISN 1 s after a server-first close, while the old
+/// connection is still in the table: both models write the old row at once
+/// (on the SYN) and start the new connection with it.
+#[test]
+fn time_wait_assassination_right_after_server_first_close() {
+    let mut p = server_first_close();
+    p.extend(new_incarnation(secs(1)));
+    let (z, s) = both(&p);
+    let want = vec![
+        server_first_sf("@8"),
+        r("SF ShADFf 50000 10/0 5/210 2/80 @end"),
+    ];
+    assert_eq!(z.rows, want);
+    assert_eq!(s.rows, want);
+    assert_eq!(z.weird("premature_connection_reuse"), 1);
+    assert_eq!(s.weird("premature_connection_reuse"), 0);
+}
+
+/// The same SYN 20 s after the close: the old row went out with its delete
+/// timer; in strict the SYN meets the tombstone and reopens the 4-tuple.
+#[test]
+fn time_wait_assassination_from_the_tombstone() {
+    let mut p = server_first_close();
+    p.extend(new_incarnation(secs(20)));
+    let (z, s) = both(&p);
+    let want = vec![
+        server_first_sf("@8"),
+        r("SF ShADFf 50000 10/0 5/210 2/80 @end"),
+    ];
+    assert_eq!(z.rows, want);
+    assert_eq!(s.rows, want);
+    assert_eq!(s.stats.time_wait_reopened, 1);
+    assert_eq!(s.weird("TIME_WAIT_assassinated"), 1);
+    assert_eq!(s.stats.absorbed_time_wait, 0);
+}
+
+/// After a client-first close the server's FIN/ACK is retransmitted (the
+/// final ACK was lost), acknowledged again, and the server sends a RST/ACK,
+/// all before the 5 s delete: they join the old row in both models (no new
+/// letters but `r`; SF stays SF; no duration change).
+#[test]
+fn late_fin_ack_and_rst_before_the_delete() {
+    let mut p = client_first_close();
+    p.push(seg(secs(1) + ms(60), S, C, FIN_ACK, 5201, 1102, 0));
+    p.push(seg(secs(1) + ms(61), C, S, ACK, 1102, 5202, 0));
+    p.push(seg(secs(2), S, C, RST_ACK, 5202, 1102, 0));
+    let (z, s) = both(&p);
+    let want = vec![r("SF ShADdFfr 60000 100/200 6/340 5/400 @end")];
+    assert_eq!(z.rows, want);
+    assert_eq!(s.rows, want);
+    assert_eq!(s.stats.absorbed_time_wait, 0);
+}
+
+/// The same late segments after the delete (7 s) but within 2MSL: zeek
+/// makes a new partial connection of them (`^fAr`, RSTRH); strict absorbs
+/// the FIN/ACK, the ACK and the RST, and the RST ends the tombstone, so a
+/// FIN/ACK at 9 s is a new partial connection in strict too (`^f`, SHR).
+#[test]
+fn late_fin_ack_and_rst_after_the_delete_within_2msl() {
+    let mut p = client_first_close();
+    p.push(seg(secs(7) + ms(60), S, C, FIN_ACK, 5201, 1102, 0));
+    p.push(seg(secs(7) + ms(61), C, S, ACK, 1102, 5202, 0));
+    p.push(seg(secs(8), S, C, RST_ACK, 5202, 1102, 0));
+    p.push(seg(secs(9), S, C, FIN_ACK, 5201, 1102, 0));
+    let (z, s) = both(&p);
+    assert_eq!(
+        z.rows,
+        vec![
+            client_first_sf("@8"),
+            r("RSTRH ^fAr 1940000 0/0 1/40 3/120 @end")
+        ]
+    );
+    assert_eq!(
+        s.rows,
+        vec![client_first_sf("@8"), r("SHR ^f - 0/0 0/0 1/40 @end")]
+    );
+    assert_eq!(s.stats.absorbed_time_wait, 3);
+    assert_eq!(z.weird("FIN_after_reset"), 1);
+}
+
+/// The tombstone lasts 2MSL = 60 s from the old connection's last_time (the
+/// second FIN at 60 ms): a FIN/ACK at 60.05 s is absorbed, one at 60.07 s
+/// starts a new partial connection. In zeek both join one partial row.
+#[test]
+fn tombstone_ends_2msl_after_the_close() {
+    let mut p = client_first_close();
+    p.push(seg(secs(60) + ms(50), S, C, FIN_ACK, 5201, 1102, 0));
+    p.push(seg(secs(60) + ms(70), S, C, FIN_ACK, 5201, 1102, 0));
+    let (z, s) = both(&p);
+    assert_eq!(
+        z.rows,
+        vec![client_first_sf("@8"), r("SHR ^f 20000 0/0 0/0 2/80 @end")]
+    );
+    assert_eq!(
+        s.rows,
+        vec![client_first_sf("@8"), r("SHR ^f - 0/0 0/0 1/40 @end")]
+    );
+    assert_eq!(s.stats.absorbed_time_wait, 1);
+    assert_eq!(quartet_track::STRICT_MSL, 30_000_000);
+}
+
+// ---------------------------------------------------------------------------
+// A SYN inside an established connection
+
+fn stray_prefix() -> Conversation {
+    let mut c = conv(1000, 5000);
+    c.syn(at(0))
+        .synack(at(ms(10)))
+        .ack(at(ms(20)))
+        .data_c2s(at(ms(30)), 100);
+    c
+}
+
+/// A SYN with a new ISN (777777) from the client's port in the middle of an
+/// established connection; the server answers with a challenge ACK of the
+/// old connection and the old connection goes on and closes.
+///
+/// zeek: the SYN splits it (`active_connection_reuse`): an S1 row up to the
+/// SYN, then a row of the SYN plus the rest (with a wrapped byte count).
+/// strict: one SF row; the SYN is counted in it without a letter.
+#[test]
+fn stray_syn_unanswered_does_not_split_in_strict() {
+    let mut p = stray_prefix().into_packets();
+    p.push(seg(ms(40), C, S, SYN, 777_777, 0, 0));
+    p.push(seg(ms(41), S, C, ACK, 5001, 1101, 0));
+    p.push(seg(ms(50), S, C, TcpFlags(0x18), 5001, 1101, 200));
+    p.push(seg(ms(60), C, S, FIN_ACK, 1101, 5201, 0));
+    p.push(seg(ms(70), S, C, FIN_ACK, 5201, 1102, 0));
+    p.push(seg(ms(80), C, S, ACK, 1102, 5202, 0));
+    let (z, s) = both(&p);
+    assert_eq!(
+        z.rows,
+        vec![
+            r("S1 ShAD 30000 100/0 3/220 1/40 @4"),
+            r("SF SadFfA 40000 4294190619/200 3/120 3/320 @end"),
+        ]
+    );
+    assert_eq!(
+        s.rows,
+        vec![r("SF ShADadFf 70000 100/200 6/340 4/360 @end")]
+    );
+    assert_eq!(z.weird("active_connection_reuse"), 1);
+    assert_eq!(s.weird("SYN_inside_connection"), 1);
+    assert_eq!(s.weird("active_connection_reuse"), 0);
+}
+
+/// The same SYN answered by a SYN-ACK acking 777778 (the server had
+/// forgotten the old connection): both models give the same two rows, but
+/// zeek writes the old one on the SYN (packet 4) and strict on the SYN-ACK
+/// (packet 5), when the new connection is certain.
+#[test]
+fn stray_syn_answered_by_syn_ack_splits_in_both() {
+    let mut p = stray_prefix().into_packets();
+    let mut n = conv(777_777, 9000);
+    n.syn(at(ms(40)))
+        .synack(at(ms(41)))
+        .ack(at(ms(42)))
+        .data_c2s(at(ms(50)), 10)
+        .fin_c2s(at(ms(60)))
+        .fin_s2c(at(ms(70)))
+        .ack(at(ms(80)));
+    p.extend(n.into_packets());
+    let (z, s) = both(&p);
+    let new = r("SF ShADFf 30000 10/0 5/210 2/80 @end");
+    assert_eq!(
+        z.rows,
+        vec![r("S1 ShAD 30000 100/0 3/220 1/40 @4"), new.clone()]
+    );
+    assert_eq!(s.rows, vec![r("S1 ShAD 30000 100/0 3/220 1/40 @5"), new]);
+    assert_eq!(s.weird("stray_SYN_answered"), 1);
+    assert_eq!(s.weird("SYN_inside_connection"), 1);
+}
+
+// ---------------------------------------------------------------------------
+// RST and the window
+
+/// An established connection (window 65535, optionally both SYNs with
+/// window scale `scale`) that goes on for 11 s; a RST/ACK "from the server"
+/// with sequence number `rst_seq` arrives at 1 s (the server's RCV.NXT as
+/// acknowledged by the client is 5001).
+fn rst_trace(rst_seq: u32, scale: Option<u8>) -> Vec<Packet> {
+    let mut c = stray_prefix();
+    c.data_s2c(at(secs(2)), 200)
+        .data_c2s(at(secs(3)), 50)
+        .data_s2c(at(secs(10)), 300)
+        .fin_c2s(at(secs(11)))
+        .fin_s2c(at(secs(11) + ms(10)))
+        .ack(at(secs(11) + ms(20)));
+    let mut p = c.into_packets();
+    if let Some(s) = scale {
+        let ws = quartet_testkit::packet::tcp_option::window_scale(s);
+        p[0] = seg_with(0, C, S, Tcp::new(SYN).seq(1000).option(&ws), 0);
+        let synack = Tcp::new(SYN_ACK).seq(5000).ack(1001).option(&ws);
+        p[1] = seg_with(ms(10), S, C, synack, 0);
+    }
+    p.push(seg(secs(1), S, C, RST_ACK, rst_seq, 1101, 0));
+    sorted(p)
+}
+
+/// A blind RST 2 000 000 beyond the window: zeek resets the connection
+/// (RSTR, written by its delete timer; the rest becomes a partial SF row),
+/// strict keeps the `r` but nothing else changes (one SF row).
+#[test]
+fn rst_outside_the_window_is_ignored_by_strict() {
+    let (z, s) = both(&rst_trace(5001 + 2_000_000, None));
+    assert_eq!(
+        z.rows,
+        vec![
+            r("RSTR ShADrd 3000000 150/200 4/310 3/320 @7"),
+            r("SF ^dFfA 1010000 0/300 2/80 2/380 @end"),
+        ]
+    );
+    assert_eq!(
+        s.rows,
+        vec![r("SF ShADrdFf 11010000 150/500 6/390 5/700 @end")]
+    );
+    assert_eq!(s.stats.rst_outside_window, 1);
+    assert_eq!(s.weird("RST_outside_window"), 1);
+}
+
+/// A RST 100 000 beyond RCV.NXT is outside a 65535 window but inside the
+/// same window scaled by 4 (both SYNs carry window scale 2): honoured by
+/// both models (RSTR). Its sequence jump (< 1 MiB) is trusted, so the
+/// server's size includes it in both (Zeek's rule).
+#[test]
+fn rst_inside_the_scaled_window_is_honoured() {
+    let (z, s) = both(&rst_trace(5001 + 100_000, Some(2)));
+    let want = vec![r("RSTR ShADrdFf 11020000 150/99999 6/394 5/704 @end")];
+    assert_eq!(z.rows, want);
+    assert_eq!(s.rows, want);
+    assert_eq!(s.stats.rst_outside_window, 0);
+}
+
+// ---------------------------------------------------------------------------
+// Duplicates and close orders
+
+/// Every packet of handshake, data and close delivered twice (same time):
+/// the data copies are retransmissions (`T`, `t`), everything else adds
+/// nothing but packets. Same in both models.
+#[test]
+fn duplicate_delivery_of_every_packet() {
+    let mut p = Vec::new();
+    for pk in client_first_close() {
+        p.push(pk.clone());
+        p.push(pk);
+    }
+    let (z, s) = both(&p);
+    let want = vec![r("SF ShADTdtFf 60000 100/200 10/600 6/640 @end")];
+    assert_eq!(z.rows, want);
+    assert_eq!(s.rows, want);
+}
+
+#[test]
+fn client_fin_first() {
+    let (z, s) = both(&client_first_close());
+    assert_eq!(z.rows, vec![client_first_sf("@end")]);
+    assert_eq!(s.rows, vec![client_first_sf("@end")]);
+}
+
+#[test]
+fn server_fin_first() {
+    let (z, s) = both(&server_first_close());
+    assert_eq!(z.rows, vec![server_first_sf("@end")]);
+    assert_eq!(s.rows, vec![server_first_sf("@end")]);
+}
+
+// ---------------------------------------------------------------------------
+// RST and FIN together
+
+/// Client FIN, server RST/ACK: RSTR in both; no tombstone (a RST ended it),
+/// so the client's FIN/ACK retransmitted at 7 s is a new partial row (SH)
+/// in both models.
+#[test]
+fn rst_after_fin() {
+    let mut c = old_conn();
+    c.fin_c2s(at(ms(50))).rst_s2c(at(ms(60)));
+    let mut p = c.into_packets();
+    p.push(seg(secs(7), C, S, FIN_ACK, 1101, 5201, 0));
+    let (z, s) = both(&p);
+    let want = vec![
+        r("RSTR ShADdFr 60000 100/200 4/260 3/320 @7"),
+        r("SH F - 0/0 1/40 0/0 @end"),
+    ];
+    assert_eq!(z.rows, want);
+    assert_eq!(s.rows, want);
+    assert_eq!(s.stats.absorbed_time_wait, 0);
+}
+
+/// Both FINs, then the client's RST instead of the final ACK: the RST
+/// changes no state after a complete FIN exchange (SF, `R` kept).
+#[test]
+fn rst_after_both_fins() {
+    let mut c = old_conn();
+    c.fin_c2s(at(ms(50)))
+        .fin_s2c(at(ms(60)))
+        .rst_c2s(at(ms(70)));
+    let (z, s) = both(c.packets());
+    let want = vec![r("SF ShADdFfR 60000 100/200 5/300 3/320 @end")];
+    assert_eq!(z.rows, want);
+    assert_eq!(s.rows, want);
+}
+
+/// Client RST, then the server's FIN (sent before it saw the RST): RSTO.
+#[test]
+fn fin_after_rst() {
+    let mut c = old_conn();
+    c.rst_c2s(at(ms(50))).fin_s2c(at(ms(60)));
+    let (z, s) = both(c.packets());
+    let want = vec![r("RSTO ShADdRf 60000 100/200 4/260 3/320 @end")];
+    assert_eq!(z.rows, want);
+    assert_eq!(s.rows, want);
+}
+
+/// Client FIN, client RST, server FIN: the FIN puts the resetting client
+/// back to CLOSED (§4.3), so the row is SF in both models.
+#[test]
+fn fin_rst_then_peer_fin() {
+    let mut c = old_conn();
+    c.fin_c2s(at(ms(50)))
+        .rst_c2s(at(ms(55)))
+        .fin_s2c(at(ms(60)));
+    let (z, s) = both(c.packets());
+    let want = vec![r("SF ShADdFRf 60000 100/200 5/300 3/320 @end")];
+    assert_eq!(z.rows, want);
+    assert_eq!(s.rows, want);
+}
+
+// ---------------------------------------------------------------------------
+// Known bugs of the strict model (docs/tcp-models.md, "Known bugs"). Each
+// asserts what the strict model should do; run with `--ignored`.
+
+/// Once bug 1 (fixed): The reused-port case while the old connection is still in the
+/// table: the SYN (ISN 500, not beyond) and its retry are kept aside, the
+/// retry is answered by a SYN-ACK, so the old row is written and the new
+/// connection should start with the kept SYN. Instead removing the old row
+/// leaves its tombstone, which absorbs the kept SYN (moving it from
+/// `counted` to `absorbed_time_wait`), the SYN-ACK and the whole new
+/// connection. As of commit 5a44211 the refused-SYN rescue reopens on the
+/// SYN-ACK, so the rows come out right, but the kept SYN is still refused
+/// first by the old row's own tombstone (`SYN_refused_by_TIME_WAIT`,
+/// `stale_peer_syns`, then `TIME_WAIT_assassinated`, `time_wait_reopened`).
+#[test]
+fn fixed_answered_stray_syn_after_close_is_absorbed() {
+    let mut p = server_first_close();
+    p.push(seg(secs(1), C, S, SYN, 500, 0, 0));
+    p.push(seg(secs(1) + 1, S, C, ACK, 5202, 1102, 0));
+    p.push(seg(secs(1) + 2, C, S, RST, 1102, 0, 0));
+    let mut n = conv(500, 9000);
+    n.syn(at(secs(2)))
+        .synack(at(secs(2) + ms(10)))
+        .ack(at(secs(2) + ms(20)))
+        .data_c2s(at(secs(2) + ms(30)), 10)
+        .fin_c2s(at(secs(2) + ms(40)))
+        .fin_s2c(at(secs(2) + ms(50)))
+        .ack(at(secs(2) + ms(60)));
+    p.extend(n.into_packets());
+    let s = run(TcpModel::Strict, &p);
+    assert_eq!(
+        s.rows,
+        vec![
+            r("SF ShADdfFaR 60000 100/200 6/340 5/400 @12"),
+            r("SF ShADFf 50000 10/0 5/210 2/80 @end"),
+        ]
+    );
+    // The kept SYN was answered; no tombstone should ever have refused it.
+    assert_eq!(s.weird("SYN_refused_by_TIME_WAIT"), 0);
+    assert_eq!(
+        (s.stats.stale_peer_syns, s.stats.time_wait_reopened),
+        (0, 0)
+    );
+}
+
+/// Once bug 2 (fixed): A SYN beyond the old final sequence numbers 1 s after a
+/// server-first close reopens the 4-tuple from the table, but the old row
+/// still leaves its tombstone (and neither `time_wait_reopened` nor
+/// `TIME_WAIT_assassinated` is counted). The new connection ends with a RST
+/// (no tombstone of its own), and a SYN at 10 s with ISN 700, which the
+/// server rejects with a RST/ACK, is then refused by the old row's stale
+/// tombstone and the RST/ACK absorbed too: the REJ row is lost. (Were the
+/// SYN answered by a SYN-ACK, the refused-SYN rescue would hide this, at the
+/// cost of a `TIME_WAIT_assassinated` on a tuple with no TIME_WAIT.)
+#[test]
+fn fixed_reopen_from_the_table_leaves_a_stale_tombstone() {
+    let mut p = server_first_close();
+    let mut n = conv(200_000, 9000);
+    n.syn(at(secs(1)))
+        .synack(at(secs(1) + ms(10)))
+        .ack(at(secs(1) + ms(20)))
+        .rst_c2s(at(secs(1) + ms(30)));
+    p.extend(n.into_packets());
+    p.push(seg(secs(10), C, S, SYN, 700, 0, 0));
+    p.push(seg(secs(10) + ms(10), S, C, RST_ACK, 0, 701, 0));
+    let want = vec![
+        server_first_sf("@8"),
+        r("RSTO ShAR 30000 0/0 3/120 1/40 @12"),
+        r("REJ Sr 10000 0/0 1/40 1/40 @end"),
+    ];
+    let z = run(TcpModel::Zeek, &p);
+    assert_eq!(z.rows, want);
+    let s = run(TcpModel::Strict, &p);
+    assert_eq!(s.rows, want);
+}
+
+/// Once bug 3 (fixed): A RST after a complete FIN exchange that arrives before the 5 s
+/// delete changes no state (Zeek's rule), so the row still leaves a
+/// tombstone at removal, although the RST ended TIME_WAIT. The server's
+/// FIN/ACK retransmitted at 7 s is absorbed instead of starting a partial
+/// row (a RST arriving after the delete does end the tombstone).
+#[test]
+fn fixed_rst_before_the_delete_does_not_end_the_tombstone() {
+    let mut c = old_conn();
+    c.fin_c2s(at(ms(50)))
+        .fin_s2c(at(ms(60)))
+        .rst_c2s(at(ms(70)));
+    let mut p = c.into_packets();
+    p.push(seg(secs(7), S, C, FIN_ACK, 5201, 1102, 0));
+    let want = vec![
+        r("SF ShADdFfR 60000 100/200 5/300 3/320 @8"),
+        r("SHR ^f - 0/0 0/0 1/40 @end"),
+    ];
+    let z = run(TcpModel::Zeek, &p);
+    assert_eq!(z.rows, want);
+    let s = run(TcpModel::Strict, &p);
+    assert_eq!(s.rows, want);
+}
+
+/// Once bug 4 (fixed): A RST 100 000 beyond RCV.NXT with an unscaled 65535 window is
+/// outside the window and flagged so, but its sequence number still
+/// advances the server's last_seq (the jump is under 1 MiB): resp_bytes
+/// becomes 99999 instead of 500 and the server's next data segment counts
+/// as a retransmission (`t`).
+#[test]
+fn fixed_rst_outside_the_window_still_moves_last_seq() {
+    let s = run(TcpModel::Strict, &rst_trace(5001 + 100_000, None));
+    assert_eq!(s.stats.rst_outside_window, 1);
+    assert_eq!(
+        s.rows,
+        vec![r("SF ShADrdFf 11010000 150/500 6/390 5/700 @end")]
+    );
+}
+
+/// Once bug 5 (fixed): RFC 793: a segment is in the window when RCV.NXT <= SEG.SEQ <
+/// RCV.NXT + RCV.WND. A RST at exactly RCV.NXT + RCV.WND (nothing
+/// unacknowledged; window 65535 << 5, so the jump is over 1 MiB and bug 4
+/// plays no part) is accepted as in the window and resets the connection.
+#[test]
+fn fixed_rst_at_the_window_edge_is_accepted() {
+    let s = run(TcpModel::Strict, &rst_trace(5001 + (65_535 << 5), Some(5)));
+    assert_eq!(s.stats.rst_outside_window, 1);
+    assert_eq!(
+        s.rows,
+        vec![r("SF ShADrdFf 11010000 150/500 6/394 5/704 @end")]
+    );
+}
+
+/// After a client-first close only the client holds TIME_WAIT; the server
+/// accepts a SYN with any ISN. A SYN 20 s later with ISN 500 (below the old
+/// final 1102) is refused by the tombstone, then answered by a SYN-ACK, and
+/// a whole connection follows: the answer reopens the 4-tuple with the
+/// refused SYN.
+#[test]
+fn fixed_tombstone_absorbs_an_answered_connection() {
+    let mut p = client_first_close();
+    let mut n = conv(500, 9000);
+    n.syn(at(secs(20)))
+        .synack(at(secs(20) + ms(10)))
+        .ack(at(secs(20) + ms(20)))
+        .data_c2s(at(secs(20) + ms(30)), 10)
+        .fin_c2s(at(secs(20) + ms(40)))
+        .fin_s2c(at(secs(20) + ms(50)))
+        .ack(at(secs(20) + ms(60)));
+    p.extend(n.into_packets());
+    let z = run(TcpModel::Zeek, &p);
+    assert_eq!(
+        z.rows,
+        vec![
+            client_first_sf("@8"),
+            r("SF ShADFf 50000 10/0 5/210 2/80 @end")
+        ]
+    );
+    // Strict: the SYN was booked as absorbed by the tombstone when it came
+    // (that is what `process` reported for it); it builds the reopened
+    // connection's state but is not counted a second time.
+    let s = run(TcpModel::Strict, &p);
+    assert_eq!(
+        s.rows,
+        vec![
+            client_first_sf("@8"),
+            r("SF ShADFf 50000 10/0 4/170 2/80 @end")
+        ]
+    );
+    assert_eq!(s.stats.absorbed_time_wait, 1);
+    assert_eq!(s.stats.stale_peer_syns, 0);
+    assert_eq!(s.stats.time_wait_reopened, 1);
+}
+
+/// The reused-port exchange when the tracker never saw the old connection
+/// (capture started later, so no tombstone): SYN (ISN 500), the server's
+/// bare ACK of its old connection, the client's RST at that ACK's number,
+/// and the SYN retried a second later and accepted.
+///
+/// zeek: the RST ends the attempt (`SaR`, RSTOS0) and the retry is a new row.
+/// strict: a RST from a SYN_SENT side whose sequence number is neither the
+/// ISN nor ISN + 1 answers the stale ACK and ends nothing of this attempt
+/// (`RST_outside_window`), so the retry (same ISN) continues the same row.
+/// Bug 7: that row says 600 bytes from the client (10 were sent) and counts
+/// its data as a retransmission (`T`): the ignored RST (seq 1102) still
+/// moves the client's last_seq (bug 4), and the stale ACK's number (1102)
+/// is taken as an acknowledgement of the client's data.
+#[test]
+fn fixed_stale_ack_and_its_rst_inflate_the_attempt() {
+    let mut p = vec![
+        seg(0, C, S, SYN, 500, 0, 0),
+        seg(1, S, C, ACK, 5202, 1102, 0),
+        seg(2, C, S, RST, 1102, 0, 0),
+    ];
+    let mut n = conv(500, 9000);
+    n.syn(at(secs(1)))
+        .synack(at(secs(1) + ms(10)))
+        .ack(at(secs(1) + ms(20)))
+        .data_c2s(at(secs(1) + ms(30)), 10)
+        .fin_c2s(at(secs(1) + ms(40)))
+        .fin_s2c(at(secs(1) + ms(50)))
+        .ack(at(secs(1) + ms(60)));
+    p.extend(n.into_packets());
+    let (z, s) = both(&p);
+    assert_eq!(
+        z.rows,
+        vec![
+            r("RSTOS0 SaR 2 0/0 2/80 1/40 @3"),
+            r("SF ShADFf 50000 10/0 5/210 2/80 @end"),
+        ]
+    );
+    assert_eq!(s.rows, vec![r("SF SaRhADFf 1050000 10/0 7/290 3/120 @end")]);
+    assert_eq!(s.stats.rst_outside_window, 1);
+}
