@@ -125,7 +125,7 @@ pub struct L2Info {
 /// address, then port, first; see [`Encap::udp`] and [`Encap::ip`]), so
 /// that the packets of both directions of a tunnel carry equal stacks, as
 /// Zeek's encapsulation comparison has it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Encap {
     /// A UDP tunnel (VXLAN, Geneve, Teredo, AYIYA, GTPv1): the parent is the
     /// outer UDP connection with this key, which has its own conn.log row.
@@ -167,7 +167,7 @@ impl Encap {
 pub const MAX_ENCAP: usize = 4;
 
 /// The stack of encapsulations around a packet; fixed size, no allocation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct EncapStack {
     len: u8,
     items: [Option<Encap>; MAX_ENCAP],

@@ -220,12 +220,14 @@ struct Conn {
     /// Bumped to cancel every pending analyzer timer at once.
     epoch: u32,
     state: ProtoState,
-    /// The encapsulation of the last packet, and how often it changed.
-    encap: EncapStack,
+    /// A fingerprint of the last packet's encapsulation (0: none), and how
+    /// often it changed. The stack itself is not kept: 8 bytes instead of
+    /// 170 per connection.
+    encap: u64,
     encap_changes: u8,
     tunnel_parents: Vec<Uid>,
     /// Weird names already written to weird.log for this connection.
-    logged_weirds: Vec<&'static str>,
+    logged_weirds: Option<Box<Vec<&'static str>>>,
 }
 
 impl Conn {
@@ -565,10 +567,11 @@ impl Tracker {
             match conn {
                 Some(c) => {
                     for &name in &pending {
-                        if c.logged_weirds.contains(&name) {
+                        let logged = c.logged_weirds.get_or_insert_with(Default::default);
+                        if logged.contains(&name) {
                             continue;
                         }
-                        c.logged_weirds.push(name);
+                        logged.push(name);
                         self.weird_records.push(WeirdRecord {
                             ts,
                             uid: Some(c.uid),
@@ -941,7 +944,8 @@ impl Tracker {
         let Some(conn) = self.conns[idx as usize].as_ref() else {
             return;
         };
-        if conn.encap == m.encap {
+        let fp = encap_fingerprint(&m.encap);
+        if conn.encap == fp {
             return;
         }
         let conn = self.conns[idx as usize].as_mut().expect("checked above");
@@ -953,7 +957,7 @@ impl Tracker {
             if !conn.history.text.contains('X') {
                 conn.history.mark('X');
             }
-            conn.encap = m.encap;
+            conn.encap = fp;
             return;
         }
         conn.encap_changes += 1;
@@ -962,7 +966,7 @@ impl Tracker {
                 conn.tunnel_parents.push(p);
             }
         }
-        conn.encap = m.encap;
+        conn.encap = fp;
     }
 
     /// Creation-time flip for TCP (§3.4).
@@ -1012,10 +1016,10 @@ impl Tracker {
             local: [None, None],
             inactivity: INITIAL_INACTIVITY,
             epoch: 0,
-            encap: m.encap,
+            encap: encap_fingerprint(&m.encap),
             encap_changes: 0,
             tunnel_parents: Vec::new(),
-            logged_weirds: Vec::new(),
+            logged_weirds: None,
             state: match proto {
                 Proto::Tcp => ProtoState::Tcp(Box::new(TcpConn::new())),
                 Proto::Udp => ProtoState::Udp {
@@ -1301,6 +1305,19 @@ fn is_multicast(a: Addr) -> bool {
     } else {
         a.0[0] == 0xff
     }
+}
+
+/// A fingerprint of an encapsulation stack, 0 for none: compares stacks
+/// without keeping them.
+fn encap_fingerprint(e: &EncapStack) -> u64 {
+    use std::hash::{Hash, Hasher};
+    if e.is_empty() {
+        return 0;
+    }
+    // SipHash with fixed keys: the value never leaves the process.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    e.hash(&mut h);
+    h.finish() | 1
 }
 
 /// A hash of the packet's connection key that is the same for both
