@@ -199,6 +199,11 @@ enum ProtoState {
     Other,
 }
 
+/// Weird names already in weird.log for a connection; allocated only for
+/// connections that raise one (8 bytes in the others).
+#[derive(Clone, Debug, Default)]
+struct LoggedWeirds(Vec<&'static str>);
+
 #[derive(Clone, Debug)]
 struct Conn {
     key: ConnKey,
@@ -227,7 +232,7 @@ struct Conn {
     encap_changes: u8,
     tunnel_parents: Vec<Uid>,
     /// Weird names already written to weird.log for this connection.
-    logged_weirds: Option<Box<Vec<&'static str>>>,
+    logged_weirds: Option<Box<LoggedWeirds>>,
 }
 
 impl Conn {
@@ -567,7 +572,7 @@ impl Tracker {
             match conn {
                 Some(c) => {
                     for &name in &pending {
-                        let logged = c.logged_weirds.get_or_insert_with(Default::default);
+                        let logged = &mut c.logged_weirds.get_or_insert_with(Default::default).0;
                         if logged.contains(&name) {
                             continue;
                         }
