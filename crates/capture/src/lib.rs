@@ -28,12 +28,14 @@ use quartet_wire::Timestamp;
 
 mod bpf;
 mod input;
+mod live;
 mod pcap;
 mod pcapng;
 #[cfg(test)]
 mod testgen;
 
 pub use bpf::BpfFilter;
+pub use live::{wall_clock, LiveConfig, LiveEvent, LiveSource, LiveStats};
 
 use input::Input;
 

@@ -63,6 +63,12 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub max_conns: Option<usize>,
 
+    /// Shards (tracker threads); connections are dealt to them by a hash of
+    /// their key. The output is the same for any value. Default: the number
+    /// of available cores.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+
     /// Also write Zeek's weird.log (anomalies) to this path.
     #[arg(short = 'w', long = "weird-log", value_name = "PATH")]
     pub weird_log: Option<String>,
@@ -83,6 +89,7 @@ pub struct Options {
     pub weird_log: Option<String>,
     pub tcp_model: TcpModel,
     pub max_conns: usize,
+    pub threads: usize,
 }
 
 /// Memory one tracked connection costs at most, with table overhead, used
@@ -143,6 +150,10 @@ impl Options {
             stats: a.stats,
             weird_log: a.weird_log.clone(),
             max_conns: a.max_conns.unwrap_or_else(default_max_conns),
+            threads: match a.threads {
+                Some(n) => n as usize,
+                None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            },
             tcp_model: if a.tcp_model == "strict" {
                 TcpModel::Strict
             } else {

@@ -8,7 +8,9 @@
 #![forbid(unsafe_code)]
 
 mod flags;
+mod merge;
 mod pipeline;
+mod shard;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -1,21 +1,50 @@
-//! The single-threaded pipeline: capture -> BPF -> decode -> track -> sink.
+//! The pipeline: a reader (this thread) runs capture -> BPF -> decode ->
+//! defrag -> tunnel parents and deals the packets to `--threads` shards by
+//! the commutative hash of their connection key; each shard owns a tracker
+//! (`shard`), and one merger thread writes the records in one order
+//! (`merge`), so the output is the same bytes for any number of shards.
+//!
+//! ```text
+//! reader --batches--> shard 0..N --records, verdicts--> merger --> conn.log
+//!        --plans, network time, weirds---------------->        --> weird.log
+//! ```
+//! Batches of frames, not packets, cross the bounded channels; with each
+//! batch every shard gets the network time after every tick, so it fires
+//! its timers when the single-threaded tracker would.
 //!
 //! Every frame read ends in exactly one place: a connection's packet count
-//! or a named drop counter (`--stats` prints them). A capture fault stops
-//! reading but not writing: every connection tracked so far is flushed.
+//! or a named drop counter (`--stats` prints them). A shard's verdict on a
+//! packet comes back to the merger, which settles the frame. A capture
+//! fault stops reading but not writing: every connection tracked so far is
+//! flushed.
 
 use crate::flags::Options;
+use crate::merge::{MergeMsg, MergeReport, Merger, PlanFrame, ReaderBatch, WeirdKey};
+use crate::shard::{self, ShardBatch, ShardPacket};
 use anyhow::{Context, Result};
-use quartet_capture::{BpfFilter, CaptureError};
+use crossbeam_channel::{bounded, Receiver, Sender};
+use quartet_capture::{BpfFilter, CaptureError, Frame};
 use quartet_decode::{decode, decode_reassembled, DecodeConfig, Decoded};
-use quartet_record::{ConnRecord, JsonWriter, Sink, TsvWriter};
+use quartet_record::{JsonWriter, Sink, TsvWriter};
 use quartet_record::{WeirdRecord, WeirdWriter};
 use quartet_track::defrag::{Defragmenter, FRAG_TIMEOUT};
-use quartet_track::{Disposition, TrackConfig, Tracker};
+use quartet_track::{flow_hash, TrackConfig, TunnelUids};
+use quartet_wire::Timestamp;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Frames per batch.
+const BATCH: usize = 4096;
+/// Batches in flight to each shard.
+const QUEUE: usize = 4;
+
+/// Why a frame was not counted in a connection (a drop counter's name).
+pub type Reason = Cow<'static, str>;
 
 /// What a run did.
 pub struct Report {
@@ -23,7 +52,7 @@ pub struct Report {
     /// Frames with at least one packet counted in a connection.
     pub frames_counted: u64,
     /// Frames and packets not counted in any connection, by reason.
-    pub drops: BTreeMap<String, u64>,
+    pub drops: BTreeMap<Reason, u64>,
     pub tracker: quartet_track::TrackStats,
     pub weirds: BTreeMap<&'static str, u64>,
     pub records: u64,
@@ -122,80 +151,286 @@ fn open_sink(opts: &Options) -> Box<dyn Sink> {
 }
 
 pub fn run(opts: &Options) -> Result<Report> {
-    let mut filter = match &opts.filter {
+    let filter = match &opts.filter {
         Some(expr) => Some(BpfFilter::new(expr).map_err(|e| anyhow::anyhow!("-f {expr}: {e}"))?),
         None => None,
     };
     let mut source = quartet_capture::open(&opts.read)?;
-    let mut sink = open_sink(opts);
-    let mut tracker = Tracker::new(TrackConfig {
+    let shards = opts.threads.max(1);
+    let track = TrackConfig {
         likely_server_ports: opts.likely_server_ports.clone(),
         local_nets: opts.local_nets.clone(),
         uid_seed: opts.seed,
         weird_log: opts.weird_log.is_some(),
         tcp_model: opts.tcp_model,
-        max_conns: opts.max_conns,
-    });
-    let dcfg = DecodeConfig {
-        ignore_checksums: opts.ignore_checksums,
+        // Each shard holds its share of the limit.
+        max_conns: opts.max_conns.div_ceil(shards),
     };
-    let mut report = Report {
-        frames: 0,
-        frames_counted: 0,
-        drops: BTreeMap::new(),
-        tracker: Default::default(),
-        weirds: BTreeMap::new(),
-        records: 0,
-        flushed_clean: false,
-        input_error: None,
-    };
-    let mut decoded = Vec::with_capacity(4);
-    let mut weird_sink = opts.weird_log.as_ref().map(|path| {
-        WeirdWriter::new(Box::new(LazyFile {
-            path: path.clone(),
-            file: None,
-        }) as Box<dyn Write>)
-    });
-    let mut net_weirds: BTreeMap<String, u64> = BTreeMap::new();
-    // Fragments wait at most Zeek's frag_timeout, in at most 64 MiB.
-    let mut defrag = Defragmenter::new(FRAG_TIMEOUT, 64 << 20);
-    let mut write_err: Option<io::Error> = None;
-    let mut records = 0u64;
-    let mut emit = |r: ConnRecord| {
-        if write_err.is_none() {
-            if let Err(e) = sink.write(&r) {
-                write_err = Some(e);
+    let stop = AtomicBool::new(false);
+    let (reader, merged) = std::thread::scope(|scope| {
+        let (merge_tx, merge_rx) = bounded(QUEUE * (shards + 1));
+        let stop = &stop;
+        let merger = spawn(scope, "merger".into(), move || {
+            let weird_sink = opts.weird_log.as_ref().map(|path| {
+                let file: Box<dyn Write> = Box::new(LazyFile {
+                    path: path.clone(),
+                    file: None,
+                });
+                (WeirdWriter::new(file), path.clone())
+            });
+            Merger::new(
+                shards,
+                open_sink(opts),
+                opts.output.clone(),
+                weird_sink,
+                stop,
+            )
+            .run(merge_rx)
+        });
+        let (spent_tx, spent_rx) = bounded((QUEUE + 2) * shards);
+        let mut inputs = Vec::with_capacity(shards);
+        let mut workers = Vec::with_capacity(shards);
+        for id in 0..shards {
+            let (tx, rx) = bounded(QUEUE);
+            let out = merge_tx.clone();
+            let cfg = track.clone();
+            let spent = spent_tx.clone();
+            workers.push(spawn(scope, format!("shard-{id}"), move || {
+                shard::run(id, cfg, rx, out, spent)
+            }));
+            inputs.push(tx);
+        }
+        let mut reader = Reader::new(opts, filter, inputs, spent_rx, merge_tx, stop);
+        reader.read(source.as_mut());
+        // Closing the channels ends the shards, then the merger.
+        let reader = reader.close();
+        for w in workers {
+            if let Err(panic) = w.join() {
+                std::panic::resume_unwind(panic);
             }
         }
-        records += 1;
+        let merged = match merger.join() {
+            Ok(m) => m,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        (reader, merged)
+    });
+    let MergeReport {
+        records,
+        frames_counted,
+        drops,
+        tracker,
+        weirds,
+        clean,
+        write_error,
+    } = merged;
+    if let Some((name, e)) = write_error {
+        return Err(e).context(format!("writing {name}"));
+    }
+    let mut report = Report {
+        frames: reader.frames,
+        frames_counted,
+        drops: reader.drops,
+        tracker,
+        weirds: reader.weirds,
+        records,
+        flushed_clean: clean && reader.defrag_clean,
+        input_error: reader.input_error,
     };
-    let drop = |drops: &mut BTreeMap<String, u64>, why: &str| {
-        *drops.entry(why.to_string()).or_insert(0) += 1;
-    };
+    for (k, v) in drops {
+        *report.drops.entry(k).or_insert(0) += v;
+    }
+    for (k, v) in weirds {
+        *report.weirds.entry(k).or_insert(0) += v;
+    }
+    Ok(report)
+}
 
-    loop {
-        let frame = match source.next_frame() {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => {
-                report.input_error = Some(e);
+/// Starts a named thread (the names show in `top -H` and `perf`).
+fn spawn<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    name: String,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> std::thread::ScopedJoinHandle<'scope, T> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn_scoped(scope, f)
+        .expect("a thread can be started")
+}
+
+/// What the reader counted itself.
+struct ReaderReport {
+    frames: u64,
+    /// Frames that carried no packet, by reason.
+    drops: BTreeMap<Reason, u64>,
+    /// Weirds raised before the trackers (decode, defrag).
+    weirds: BTreeMap<&'static str, u64>,
+    defrag_clean: bool,
+    input_error: Option<CaptureError>,
+}
+
+/// The reader: decodes every frame, keeps network time and tunnel parents
+/// (both need every packet in arrival order) and deals packets to shards.
+struct Reader<'a> {
+    dcfg: DecodeConfig,
+    filter: Option<BpfFilter>,
+    tunnels: TunnelUids,
+    // Fragments wait at most Zeek's frag_timeout, in at most 64 MiB.
+    defrag: Defragmenter,
+    decoded: Vec<Decoded>,
+    weird_log: bool,
+    /// Per-name counts of the weirds written to weird.log by the reader.
+    net_weirds: BTreeMap<String, u64>,
+    /// Network time: the running maximum of the times of every tick.
+    now: Option<Timestamp>,
+    inputs: Vec<Sender<ShardBatch>>,
+    /// Packet buffers the shards are done with.
+    spent: Receiver<Vec<ShardPacket>>,
+    merger: Sender<MergeMsg>,
+    stop: &'a AtomicBool,
+    // The batch being built.
+    batch_frames: usize,
+    times: Vec<Timestamp>,
+    packets: Vec<Vec<ShardPacket>>,
+    plan: Vec<PlanFrame>,
+    plan_shards: Vec<u32>,
+    weird_rows: Vec<(WeirdKey, WeirdRecord)>,
+    report: ReaderReport,
+}
+
+impl<'a> Reader<'a> {
+    fn new(
+        opts: &Options,
+        filter: Option<BpfFilter>,
+        inputs: Vec<Sender<ShardBatch>>,
+        spent: Receiver<Vec<ShardPacket>>,
+        merger: Sender<MergeMsg>,
+        stop: &'a AtomicBool,
+    ) -> Self {
+        let shards = inputs.len();
+        Reader {
+            dcfg: DecodeConfig {
+                ignore_checksums: opts.ignore_checksums,
+            },
+            filter,
+            tunnels: TunnelUids::new(opts.seed),
+            defrag: Defragmenter::new(FRAG_TIMEOUT, 64 << 20),
+            decoded: Vec::with_capacity(4),
+            weird_log: opts.weird_log.is_some(),
+            net_weirds: BTreeMap::new(),
+            now: None,
+            inputs,
+            spent,
+            merger,
+            stop,
+            batch_frames: 0,
+            times: Vec::with_capacity(BATCH),
+            packets: (0..shards).map(|_| Vec::new()).collect(),
+            plan: Vec::new(),
+            plan_shards: Vec::new(),
+            weird_rows: Vec::new(),
+            report: ReaderReport {
+                frames: 0,
+                drops: BTreeMap::new(),
+                weirds: BTreeMap::new(),
+                defrag_clean: true,
+                input_error: None,
+            },
+        }
+    }
+
+    /// Reads to the end of input, a capture fault, or a write error.
+    fn read(&mut self, source: &mut dyn quartet_capture::Source) {
+        loop {
+            match source.next_frame() {
+                Ok(Some(frame)) => self.frame(&frame),
+                Ok(None) => break,
+                Err(e) => {
+                    self.report.input_error = Some(e);
+                    break;
+                }
+            }
+            self.batch_frames += 1;
+            if self.batch_frames == BATCH && !self.send_batch() {
                 break;
             }
-        };
-        report.frames += 1;
-        if frame.data.is_empty() || frame.wire_len == 0 {
-            drop(&mut report.drops, "empty_pcap_header");
-            continue;
         }
-        if let Some(f) = filter.as_mut() {
-            if !f.matches(&frame) {
-                drop(&mut report.drops, "bpf_filtered");
-                continue;
+    }
+
+    /// Sends the last batch and closes every channel.
+    fn close(mut self) -> ReaderReport {
+        if self.batch_frames > 0 {
+            self.send_batch();
+        }
+        // Fragments of datagrams that never completed were counted as held
+        // when their frames were read; the buffers are released here.
+        self.defrag.clear();
+        self.report.defrag_clean = self.defrag.is_empty();
+        self.report
+    }
+
+    /// Hands the batch to every shard and its plan to the merger; false
+    /// when the run is to stop (the output cannot be written).
+    fn send_batch(&mut self) -> bool {
+        self.batch_frames = 0;
+        let times: Arc<[Timestamp]> = Arc::from(&self.times[..]);
+        self.times.clear();
+        let per_shard = BATCH / self.inputs.len() + 64;
+        for (tx, packets) in self.inputs.iter().zip(self.packets.iter_mut()) {
+            let fresh = self
+                .spent
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(per_shard));
+            let batch = ShardBatch {
+                packets: std::mem::replace(packets, fresh),
+                times: times.clone(),
+            };
+            if tx.send(batch).is_err() {
+                return false;
             }
         }
+        let plan = ReaderBatch {
+            end: self.now,
+            frames: std::mem::take(&mut self.plan),
+            shards: std::mem::take(&mut self.plan_shards),
+            weirds: std::mem::take(&mut self.weird_rows),
+        };
+        self.merger.send(MergeMsg::Reader(plan)).is_ok() && !self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Network time moves at every frame item the single-threaded tracker
+    /// saw (a packet, a fragment, a dropped frame): a tick.
+    fn tick(&mut self, ts: Timestamp) -> u32 {
+        let now = match self.now {
+            Some(n) if n >= ts => n,
+            _ => ts,
+        };
+        self.now = Some(now);
+        self.times.push(now);
+        (self.times.len() - 1) as u32
+    }
+
+    fn drop_frame(&mut self, why: Reason) {
+        *self.report.drops.entry(why).or_insert(0) += 1;
+    }
+
+    fn frame(&mut self, frame: &Frame<'_>) {
+        let frame_no = self.report.frames;
+        self.report.frames += 1;
+        if frame.data.is_empty() || frame.wire_len == 0 {
+            self.drop_frame(Cow::Borrowed("empty_pcap_header"));
+            return;
+        }
+        if let Some(f) = self.filter.as_mut() {
+            if !f.matches(frame) {
+                self.drop_frame(Cow::Borrowed("bpf_filtered"));
+                return;
+            }
+        }
+        let mut decoded = std::mem::take(&mut self.decoded);
         decoded.clear();
         decode(
-            &dcfg,
+            &self.dcfg,
             frame.ts,
             frame.linktype,
             frame.wire_len,
@@ -203,134 +438,128 @@ pub fn run(opts: &Options) -> Result<Report> {
             &mut decoded,
         );
         // A frame counts once: in a connection if any packet it carried was
-        // counted there, else under the reason its first packet was dropped.
-        let mut counted = false;
-        let mut first_drop: Option<String> = None;
+        // counted there, else under the reason its first item was dropped
+        // (a shard's verdict when that item was a packet).
+        let mut first: Option<Option<Reason>> = None;
+        let mut packets = 0u32;
+        let shards = self.inputs.len() as u64;
         // Completed datagrams are decoded onto the end of the same list.
         let mut i = 0;
         while i < decoded.len() {
             let item = std::mem::replace(&mut decoded[i], Decoded::NotIp);
             i += 1;
-            let dropped: Option<String> = match item {
-                Decoded::Packet(m) => match tracker.process(&m, &mut emit) {
-                    Disposition::Counted => {
-                        counted = true;
-                        None
-                    }
-                    Disposition::Dropped(why) => Some(why.to_string()),
-                },
+            let dropped: Reason = match item {
+                Decoded::Packet(meta) => {
+                    let tick = self.tick(meta.ts);
+                    let parent = self.tunnels.observe(&meta);
+                    let shard = (flow_hash(&meta) % shards) as usize;
+                    self.packets[shard].push(ShardPacket {
+                        meta,
+                        parent,
+                        tick,
+                        frame: frame_no,
+                    });
+                    self.plan_shards.push(shard as u32);
+                    packets += 1;
+                    first.get_or_insert(None);
+                    continue;
+                }
                 Decoded::Notice(w) => {
-                    *report.weirds.entry(w.name).or_insert(0) += 1;
-                    net_weird(&mut weird_sink, &mut net_weirds, frame.ts, &w.name());
+                    *self.report.weirds.entry(w.name).or_insert(0) += 1;
+                    self.net_weird(frame_no, frame.ts, weird_name(&w));
                     continue;
                 }
                 Decoded::Fragment(frag) => {
-                    tracker.advance(frame.ts, &mut emit);
-                    defrag.expire(frame.ts);
-                    let outcome = defrag.add(frag, frame.ts);
+                    self.tick(frame.ts);
+                    self.defrag.expire(frame.ts);
+                    let outcome = self.defrag.add(frag, frame.ts);
                     for w in outcome.weirds() {
-                        *report.weirds.entry(w).or_insert(0) += 1;
-                        net_weird(&mut weird_sink, &mut net_weirds, frame.ts, w);
+                        *self.report.weirds.entry(w).or_insert(0) += 1;
+                        self.net_weird(frame_no, frame.ts, Cow::Borrowed(w));
                     }
                     if let Some((head, payload)) = outcome.complete {
-                        decode_reassembled(&dcfg, frame.ts, &head, &payload, &mut decoded);
+                        decode_reassembled(&self.dcfg, frame.ts, &head, &payload, &mut decoded);
                         // The frame's disposition is that of the datagram.
                         continue;
                     }
-                    Some(
-                        if outcome.dropped {
-                            "fragment_dropped"
-                        } else {
-                            "fragment_held"
-                        }
-                        .to_string(),
-                    )
-                }
-                other => {
-                    // The frame advances network time even when it is dropped.
-                    tracker.advance(frame.ts, &mut emit);
-                    Some(match other {
-                        Decoded::Weird(w) => {
-                            *report.weirds.entry(w.name).or_insert(0) += 1;
-                            net_weird(&mut weird_sink, &mut net_weirds, frame.ts, &w.name());
-                            w.name()
-                        }
-                        Decoded::NotIp => "not_ip".to_string(),
-                        Decoded::NoConn(what) => what.to_string(),
-                        Decoded::Tunnel { .. } => "tunnel_not_decapsulated".to_string(),
-                        Decoded::Packet(_) | Decoded::Notice(_) | Decoded::Fragment(_) => {
-                            unreachable!("handled above")
-                        }
+                    Cow::Borrowed(if outcome.dropped {
+                        "fragment_dropped"
+                    } else {
+                        "fragment_held"
                     })
                 }
+                Decoded::Weird(w) => {
+                    // The frame advances network time even when it is dropped.
+                    self.tick(frame.ts);
+                    *self.report.weirds.entry(w.name).or_insert(0) += 1;
+                    let name = weird_name(&w);
+                    self.net_weird(frame_no, frame.ts, name.clone());
+                    name
+                }
+                Decoded::NotIp => {
+                    self.tick(frame.ts);
+                    Cow::Borrowed("not_ip")
+                }
+                Decoded::NoConn(what) => {
+                    self.tick(frame.ts);
+                    Cow::Borrowed(what)
+                }
+                Decoded::Tunnel { .. } => {
+                    self.tick(frame.ts);
+                    Cow::Borrowed("tunnel_not_decapsulated")
+                }
             };
-            if first_drop.is_none() {
-                first_drop = dropped;
-            }
+            first.get_or_insert(Some(dropped));
         }
-        if let Some(w) = weird_sink.as_mut() {
-            for r in tracker.weird_records.drain(..) {
-                w.write(&r).with_context(|| {
-                    format!("writing {}", opts.weird_log.as_deref().unwrap_or(""))
-                })?;
-            }
-        }
-        if counted {
-            report.frames_counted += 1;
+        self.decoded = decoded;
+        let first_drop = first.flatten();
+        if packets > 0 {
+            self.plan.push(PlanFrame {
+                first_drop,
+                packets,
+            });
         } else {
-            drop(
-                &mut report.drops,
-                first_drop.as_deref().unwrap_or("no_packet"),
-            );
+            self.drop_frame(first_drop.unwrap_or(Cow::Borrowed("no_packet")));
         }
     }
-    tracker.finish(&mut emit);
-    // Fragments of datagrams that never completed were counted as held when
-    // their frames were read; the buffers are released here.
-    defrag.clear();
-    report.flushed_clean = tracker.is_empty() && tracker.pending_timers() == 0 && defrag.is_empty();
-    report.records = records;
-    report.tracker = tracker.stats.clone();
-    for (k, v) in &tracker.weirds.counts {
-        *report.weirds.entry(k).or_insert(0) += v;
-    }
-    if let Some(e) = write_err {
-        return Err(e).context(format!("writing {}", opts.output));
-    }
-    sink.finish()
-        .with_context(|| format!("writing {}", opts.output))?;
-    if let Some(w) = weird_sink.as_mut() {
-        for r in tracker.weird_records.drain(..) {
-            w.write(&r)?;
+
+    /// Queues a weird that belongs to no connection, sampled as Zeek
+    /// samples them: the first 25 of a name, then one in every 1000.
+    fn net_weird(&mut self, frame: u64, ts: Timestamp, name: Reason) {
+        if !self.weird_log {
+            return;
         }
-        w.finish()?;
+        let n = self.net_weirds.entry(name.to_string()).or_insert(0);
+        *n += 1;
+        if *n <= 25 || *n % 1000 == 0 {
+            let key = WeirdKey {
+                frame,
+                class: 0,
+                tick: 0,
+                n: self.weird_rows.len() as u32,
+            };
+            self.weird_rows.push((
+                key,
+                WeirdRecord {
+                    ts,
+                    uid: None,
+                    id: None,
+                    name: name.into_owned(),
+                    addl: None,
+                    notice: false,
+                    peer: "quartet".to_string(),
+                    source: None,
+                },
+            ));
+        }
     }
-    Ok(report)
 }
 
-/// Writes a weird that belongs to no connection, sampled as Zeek samples
-/// them: the first 25 of a name, then one in every 1000.
-fn net_weird<W: Write>(
-    sink: &mut Option<WeirdWriter<W>>,
-    seen: &mut BTreeMap<String, u64>,
-    ts: quartet_wire::Timestamp,
-    name: &str,
-) {
-    let Some(w) = sink.as_mut() else {
-        return;
-    };
-    let n = seen.entry(name.to_string()).or_insert(0);
-    *n += 1;
-    if *n <= 25 || *n % 1000 == 0 {
-        let _ = w.write(&WeirdRecord {
-            ts,
-            uid: None,
-            id: None,
-            name: name.to_string(),
-            addl: None,
-            notice: false,
-            peer: "quartet".to_string(),
-            source: None,
-        });
+/// A decode weird's name, with Zeek's `_in_tunnel` suffix when it has one.
+fn weird_name(w: &quartet_decode::Weird) -> Reason {
+    if w.in_tunnel {
+        Cow::Owned(w.name())
+    } else {
+        Cow::Borrowed(w.name)
     }
 }

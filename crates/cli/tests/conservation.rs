@@ -47,21 +47,25 @@ fn every_trace_conserves_packets_and_writes_each_connection_once() {
     std::fs::create_dir_all(&tmp).unwrap();
     let log = tmp.join("conn.log");
     let mut failures = Vec::new();
-    for t in &traces {
-        let out = Command::new(env!("CARGO_BIN_EXE_quartet"))
-            .arg("-r")
-            .arg(t)
-            .arg("-o")
-            .arg(&log)
-            .arg("--stats")
-            .output()
-            .expect("quartet runs");
+    // With the default thread count, and with two shards whatever the machine.
+    let runs = traces.iter().flat_map(|t| [(t, None), (t, Some("2"))]);
+    for (t, threads) in runs {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_quartet"));
+        cmd.arg("-r").arg(t).arg("-o").arg(&log).arg("--stats");
+        if let Some(n) = threads {
+            cmd.args(["--threads", n]);
+        }
+        let out = cmd.output().expect("quartet runs");
+        let name = match threads {
+            Some(n) => format!("{} (--threads {n})", t.display()),
+            None => t.display().to_string(),
+        };
         let stderr = String::from_utf8_lossy(&out.stderr);
         let code = out.status.code();
         // Exit 1 is a capture that cannot be read to its end (reported with
         // its offset); anything else (a signal, a panic) is a failure.
         if !matches!(code, Some(0) | Some(1)) || stderr.contains("panicked") {
-            failures.push(format!("{}: exit {:?}: {stderr}", t.display(), code));
+            failures.push(format!("{name}: exit {code:?}: {stderr}"));
             continue;
         }
         if stat(&stderr, "frames read:").is_none() {
@@ -70,19 +74,18 @@ fn every_trace_conserves_packets_and_writes_each_connection_once() {
         }
         let conservation = stat(&stderr, "conservation:").unwrap_or_default();
         if !conservation.ends_with(": ok") {
-            failures.push(format!("{}: conservation {conservation}", t.display()));
+            failures.push(format!("{name}: conservation {conservation}"));
         }
         let created = stat(&stderr, "connections created:").unwrap_or_default();
         let parts: Vec<&str> = created.split_whitespace().collect();
         let written = stat(&stderr, "connections written:").unwrap_or_default();
         if parts.len() != 3 || parts[0] != parts[2] || parts[0] != written {
             failures.push(format!(
-                "{}: created/removed/written differ: {created} / {written}",
-                t.display()
+                "{name}: created/removed/written differ: {created} / {written}"
             ));
         }
         if stat(&stderr, "after flush:").as_deref() != Some("every table and timer empty") {
-            failures.push(format!("{}: state left after the flush", t.display()));
+            failures.push(format!("{name}: state left after the flush"));
         }
     }
     let _ = std::fs::remove_dir_all(&tmp);

@@ -452,6 +452,9 @@ pub struct Tracker {
     evict_cursor: usize,
     /// The removal being made is a timer's (not a reuse or an eviction).
     removal_by_timer: bool,
+    /// Connections created per key in the microsecond `uid_ts`.
+    uid_ts: Option<Timestamp>,
+    uid_counts: HashMap<ConnKey, u64>,
     now: Timestamp,
     started: bool,
     pub weirds: Weirds,
@@ -479,6 +482,8 @@ impl Tracker {
             removal: (0, Timestamp::ZERO),
             evict_cursor: 0,
             removal_by_timer: false,
+            uid_ts: None,
+            uid_counts: HashMap::new(),
             now: Timestamp::ZERO,
             started: false,
             weirds: Weirds::default(),
@@ -818,8 +823,12 @@ impl Tracker {
                         self.stats.time_wait_reopened += 1;
                         self.weirds.add("TIME_WAIT_assassinated");
                         if let Transport::Tcp(st) = &syn_meta.transport {
-                            if let Some(idx) = self.tcp_packet(&syn_meta, st, out) {
-                                if let Some(c) = self.conns[idx as usize].as_mut() {
+                            let before = self.stats.counted;
+                            let idx = self.tcp_packet(&syn_meta, st, out);
+                            // Uncount it only if the replay counted it (a SYN with a
+                            // bad checksum is not).
+                            if self.stats.counted > before {
+                                if let Some(c) = idx.and_then(|i| self.conns[i as usize].as_mut()) {
                                     let dir = if (syn_meta.src, st.sport) == c.orig {
                                         0
                                     } else {
@@ -1003,9 +1012,31 @@ impl Tracker {
         if self.cfg.max_conns > 0 && self.table.len() >= self.cfg.max_conns {
             self.evict_one(out);
         }
+        // The uid hashes (seed, key, first-packet time, n). n is 0 for the
+        // first connection of a key created at network time = packet time,
+        // so tunnel parents can be derived (`TunnelUids`); a further one in
+        // the same microsecond of network time (reuse, eviction, a timer),
+        // or one created by a packet older than network time, takes a value
+        // made of network time and a per-microsecond count, which no other
+        // connection of the key can have. All of a key's packets are on one
+        // shard, and network time is the same in every shard layout.
+        if self.uid_ts != Some(self.now) {
+            self.uid_ts = Some(self.now);
+            self.uid_counts.clear();
+        }
+        let count = {
+            let n = self.uid_counts.entry(key).or_insert(0);
+            *n += 1;
+            *n - 1
+        };
+        let incarnation = if count == 0 && m.ts == self.now {
+            0
+        } else {
+            ((self.now.micros() as u64) << 16 | (count & 0xffff)) + 1
+        };
         let mut conn = Conn {
             key,
-            uid: self.uids.uid(&key.bytes(), m.ts, 0),
+            uid: self.uids.uid(&key.bytes(), m.ts, incarnation),
             start: m.ts,
             last: m.ts,
             orig: (m.src, ports.0),

@@ -1,0 +1,445 @@
+#!/usr/bin/env bash
+# quartet benchmark suite: one command, every workload, every peer, one run.
+#
+#   bench/run.sh                      # full size (tens of minutes)
+#   BENCH_SIZE=small bench/run.sh     # tiny workloads: proves the pipeline end to end
+#
+# What it does (see docs/benchmarks.md):
+#   1. installs the peers from Debian when missing: argus (argus-server, argus-client),
+#      tcptrace, tshark, GNU time;
+#   2. builds the workloads into $BENCH_WORK (default bench/work, cached by size):
+#        mix         real traffic, ../shared/tools/mkmix.py, about $BENCH_MIX_MB MB
+#        churn       real loopback churn with 4-tuple reuse: target/release/quartet-loadgen
+#                    when it exists, else ../shared/tools/churn.py (smaller; said so)
+#        flows       $BENCH_FLOWS generated short TCP flows, $BENCH_OPEN open at once
+#        concurrent  $BENCH_CONCURRENT generated connections all open at the same time
+#   3. runs quartet (--threads 1 and --threads $(nproc) when quartet has the flag), argus,
+#      tcptrace and tshark on each workload, timing wall clock and peak RSS
+#      (/usr/bin/time -v), and checks each tool's TCP connection count against the truth;
+#   4. prints the table and writes bench/results/latest.md (+ latest.tsv, the raw rows)
+#      with the machine description, and the memory-per-connection figure.
+#
+# Knobs (environment):
+#   BENCH_SIZE        full (default) or small: default values of the sizes below
+#   BENCH_MIX_MB      size of the real-traffic mix in MB            (full 1200, small 40)
+#   BENCH_CHURN_CONNS connections of the loadgen churn              (full 500000, small 5000)
+#   BENCH_CHURN_PY_CONNS  connections when falling back to churn.py (full 50000, small 2000)
+#   BENCH_FLOWS       generated short flows                          (full 5000000, small 20000)
+#   BENCH_OPEN        flows open at once in the flows capture        (full 100000, small 1000)
+#   BENCH_CONCURRENT  connections open at once, memory capture       (full 5000000, small 20000)
+#   BENCH_WORKLOADS   subset of "mix churn flows concurrent"
+#   BENCH_TOOLS       subset of "quartet argus tcptrace tshark"
+#   BENCH_SKIP        space-separated workload:tool pairs not to run, e.g. "concurrent:tshark"
+#   BENCH_LOADGEN_TIMEOUT  seconds before quartet-loadgen is given up for churn.py (1800)
+#   BENCH_TIMEOUT     seconds before a tool run is killed and reported as a timeout (3600)
+#   BENCH_MEM_MB      address-space cap of every tool run, MB (85% of RAM); hitting it is a crash
+#   BENCH_WORK        work directory (bench/work); BENCH_REGEN=1 rebuilds the workloads
+#   BENCH_NO_BUILD=1  use the binaries in target/release as they are
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH="$ROOT/bench"
+SHARED=${BENCH_SHARED:-$(cd "$ROOT/.." && pwd)/shared}
+WORK=${BENCH_WORK:-$BENCH/work}
+RESULTS="$BENCH/results"
+REL="$ROOT/target/release"
+QUARTET="$REL/quartet"
+BENCHGEN="$REL/quartet-benchgen"
+LOADGEN="$REL/quartet-loadgen"
+
+if [[ ${BENCH_SIZE:-full} == small ]]; then
+    d_mix=40 d_churn=5000 d_churn_py=2000 d_flows=20000 d_open=1000 d_conc=20000
+else
+    d_mix=1200 d_churn=500000 d_churn_py=50000 d_flows=5000000 d_open=100000 d_conc=5000000
+fi
+BENCH_MIX_MB=${BENCH_MIX_MB:-$d_mix}
+BENCH_CHURN_CONNS=${BENCH_CHURN_CONNS:-$d_churn}
+BENCH_CHURN_PY_CONNS=${BENCH_CHURN_PY_CONNS:-$d_churn_py}
+BENCH_FLOWS=${BENCH_FLOWS:-$d_flows}
+BENCH_OPEN=${BENCH_OPEN:-$d_open}
+BENCH_CONCURRENT=${BENCH_CONCURRENT:-$d_conc}
+BENCH_WORKLOADS=${BENCH_WORKLOADS:-mix churn flows concurrent}
+BENCH_TOOLS=${BENCH_TOOLS:-quartet argus tcptrace tshark}
+BENCH_SKIP=${BENCH_SKIP:-}
+BENCH_TIMEOUT=${BENCH_TIMEOUT:-3600}
+BENCH_LOADGEN_TIMEOUT=${BENCH_LOADGEN_TIMEOUT:-1800}
+MEM_TOTAL_KB=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
+BENCH_MEM_MB=${BENCH_MEM_MB:-$((MEM_TOTAL_KB * 85 / 100 / 1024))}
+NPROC=$(nproc)
+
+say() { printf '[bench] %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# ---------------------------------------------------------------- 1. peers
+install_peers() {
+    local need=() pkg cmd
+    for pair in argus:argus-server ra:argus-client tcptrace:tcptrace tshark:tshark \
+        capinfos:tshark editcap:tshark mergecap:tshark tcpdump:tcpdump prlimit:util-linux; do
+        cmd=${pair%%:*} pkg=${pair#*:}
+        if ! command -v "$cmd" >/dev/null 2>&1 && [[ " ${need[*]-} " != *" $pkg "* ]]; then
+            need+=("$pkg")
+        fi
+    done
+    [[ -x /usr/bin/time ]] || need+=(time)
+    if ((${#need[@]})); then
+        say "installing ${need[*]}"
+        [[ $(id -u) == 0 ]] || die "need root to apt-get install ${need[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
+        apt-get update -qq
+        apt-get install -y -qq "${need[@]}" >/dev/null
+    fi
+}
+
+# ---------------------------------------------------------------- build
+build() {
+    [[ ${BENCH_NO_BUILD:-0} == 1 ]] && return 0
+    say "cargo build --release -p quartet-bench"
+    (cd "$ROOT" && cargo build --release -q -p quartet-bench) || die "cannot build quartet-bench"
+    say "cargo build --release -p quartet"
+    if ! (cd "$ROOT" && cargo build --release -q -p quartet); then
+        [[ -x $QUARTET ]] || die "cannot build quartet"
+        say "WARNING: quartet does not build from the working tree; using the existing $QUARTET"
+    fi
+}
+
+# ---------------------------------------------------------------- 2. workloads
+# Each workload: $WORK/<name>.pcap, $WORK/<name>.truth (TCP connection count or "-"),
+# $WORK/<name>.note (one line of provenance).
+declare -A WL_FILE WL_TRUTH WL_NOTE WL_PKTS
+
+regen() { [[ ${BENCH_REGEN:-0} == 1 || ! -s $1 ]]; }
+
+truth_of() { # json file -> connection count
+    python3 - "$1" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+t = d.get('totals')
+if isinstance(t, dict) and isinstance(t.get('connections'), int):
+    d = t
+for k in ('connections', 'conns', 'completed', 'total_connections', 'total'):
+    v = d.get(k)
+    if isinstance(v, int):
+        print(v)
+        break
+else:
+    print('-')
+EOF
+}
+
+make_mix() {
+    local one="$WORK/mix-1x.pcap" out="$WORK/mix-${BENCH_MIX_MB}MB.pcap"
+    if regen "$one"; then
+        say "mix: one replica of the real traces (mkmix.py --replicas 1)"
+        python3 "$SHARED/tools/mkmix.py" --replicas 1 "$one" >&2
+    fi
+    local base_mb reps
+    base_mb=$(( $(stat -c %s "$one") / 1000000 ))
+    reps=$(( (BENCH_MIX_MB + base_mb / 2) / (base_mb > 0 ? base_mb : 1) ))
+    ((reps >= 1)) || reps=1
+    if ((reps == 1)); then
+        out=$one
+    elif regen "$out"; then
+        say "mix: mkmix.py --replicas $reps (~${BENCH_MIX_MB} MB)"
+        python3 "$SHARED/tools/mkmix.py" --replicas "$reps" "$out" >&2
+    fi
+    WL_FILE[mix]=$out
+    WL_TRUTH[mix]=-
+    WL_NOTE[mix]="real traffic: ../shared/zeek-traces merged and replicated ${reps}x by mkmix.py (no ground truth: counts are compared between tools)"
+}
+
+make_churn() {
+    local out truthf lg_ok=0 why="target/release/quartet-loadgen not found"
+    if [[ -x $LOADGEN ]]; then
+        out="$WORK/churn-loadgen-$BENCH_CHURN_CONNS.pcap" truthf="$WORK/churn-loadgen-$BENCH_CHURN_CONNS.json"
+        if regen "$out" || [[ ! -s $truthf ]]; then
+            say "churn: quartet-loadgen --conns $BENCH_CHURN_CONNS (timeout ${BENCH_LOADGEN_TIMEOUT}s)"
+            rm -f "$out" "$truthf"
+            local rc=0
+            timeout -k 5 "$BENCH_LOADGEN_TIMEOUT" "$LOADGEN" --conns "$BENCH_CHURN_CONNS" --ports 64 --seed 1 \
+                --pcap "$out.tmp" --truth "$truthf.tmp" >&2 || rc=$?
+            if ((rc == 0)) && [[ -s $out.tmp && -s $truthf.tmp ]]; then
+                mv "$out.tmp" "$out" && mv "$truthf.tmp" "$truthf"
+            else
+                rm -f "$out.tmp" "$truthf.tmp"
+                why="quartet-loadgen failed (exit $rc$( ((rc == 124)) && echo ", timeout ${BENCH_LOADGEN_TIMEOUT}s"))"
+            fi
+        fi
+        if [[ -s $out && -s $truthf ]]; then
+            lg_ok=1
+            WL_NOTE[churn]="real loopback churn by quartet-loadgen: $BENCH_CHURN_CONNS connections over 64 source ports (4-tuples reused)"
+        fi
+    fi
+    if ((!lg_ok)); then
+        say "churn: $why: FALLING BACK to ../shared/tools/churn.py with $BENCH_CHURN_PY_CONNS connections"
+        out="$WORK/churn-py-$BENCH_CHURN_PY_CONNS.pcap" truthf="$out.truth.json"
+        if regen "$out" || [[ ! -s $truthf ]]; then
+            python3 "$SHARED/tools/churn.py" "$out" --conns "$BENCH_CHURN_PY_CONNS" --ports 64 --seed 1 >&2
+        fi
+        WL_NOTE[churn]="real loopback churn by churn.py (FALLBACK: $why): $BENCH_CHURN_PY_CONNS attempts over 64 source ports (4-tuples reused)"
+    fi
+    WL_FILE[churn]=$out
+    WL_TRUTH[churn]=$(truth_of "$truthf")
+    local dropped
+    dropped=$(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); c = d.get('capture') if isinstance(d.get('capture'), dict) else {}; print((d.get('tcpdump_dropped') or 0) + (c.get('dropped') or 0) + (c.get('if_dropped') or 0))" "$truthf")
+    if [[ $dropped != 0 ]]; then
+        say "churn: capture dropped $dropped packets: the truth does not hold"
+        WL_NOTE[churn]+="; capture dropped $dropped packets, truth unreliable"
+        WL_TRUTH[churn]=-
+    fi
+}
+
+make_flows() {
+    local out="$WORK/flows-$BENCH_FLOWS-$BENCH_OPEN.pcap"
+    if regen "$out"; then
+        say "flows: quartet-benchgen flows --flows $BENCH_FLOWS --open $BENCH_OPEN"
+        "$BENCHGEN" flows --flows "$BENCH_FLOWS" --open "$BENCH_OPEN" --out "$out" --truth "$out.truth.json"
+    fi
+    WL_FILE[flows]=$out
+    WL_TRUTH[flows]=$(truth_of "$out.truth.json")
+    WL_NOTE[flows]="generated: $BENCH_FLOWS short TCP flows (SYN, SYN-ACK, ACK, 64 B data, FIN, FIN, ACK), $BENCH_OPEN open at any time"
+}
+
+make_concurrent() {
+    local out="$WORK/concurrent-$BENCH_CONCURRENT.pcap"
+    if regen "$out"; then
+        say "concurrent: quartet-benchgen concurrent --conns $BENCH_CONCURRENT"
+        "$BENCHGEN" concurrent --conns "$BENCH_CONCURRENT" --out "$out" --truth "$out.truth.json"
+    fi
+    WL_FILE[concurrent]=$out
+    WL_TRUTH[concurrent]=$(truth_of "$out.truth.json")
+    WL_NOTE[concurrent]="generated: $BENCH_CONCURRENT handshakes, then a RST for each: all $BENCH_CONCURRENT connections open at once"
+}
+
+# ---------------------------------------------------------------- 3. runs
+ROWS="$RESULTS/latest.tsv"
+
+# run_tool WORKLOAD LABEL CMD... : times one run; sets RUN_STATUS RUN_WALL RUN_RSS
+run_tool() {
+    local wl=$1 label=$2
+    shift 2
+    local base="$WORK/out/$wl.$label" t0 t1 rc
+    rm -f "$base.time"
+    t0=$(date +%s.%N)
+    set +e
+    timeout -k 10 "$BENCH_TIMEOUT" /usr/bin/time -v -o "$base.time" \
+        prlimit --as=$((BENCH_MEM_MB * 1024 * 1024)) -- "$@" >"$base.stdout" 2>"$base.stderr"
+    rc=$?
+    set -e
+    t1=$(date +%s.%N)
+    RUN_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
+    RUN_RSS=$(awk '/Maximum resident set size/ {print $NF}' "$base.time" 2>/dev/null || true)
+    RUN_RSS=${RUN_RSS:--}
+    local sig
+    sig=$(awk '/Command terminated by signal/ {print $NF}' "$base.time" 2>/dev/null || true)
+    if [[ ! -s $base.time ]] && ((rc == 124 || rc == 137)); then
+        RUN_STATUS="timeout>${BENCH_TIMEOUT}s"
+    elif [[ -n $sig ]]; then
+        RUN_STATUS="signal $sig"
+    elif ((rc != 0)); then
+        RUN_STATUS="exit $rc"
+    else
+        RUN_STATUS=ok
+    fi
+    if [[ $RUN_STATUS != ok ]]; then
+        say "  $label on $wl: $RUN_STATUS ($(tail -n 2 "$base.stderr" | tr '\n' ' '))"
+    fi
+}
+
+row() { # workload tool status wall rss tcp_count all_count
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" \
+        "${WL_PKTS[$1]}" "${WL_TRUTH[$1]}" >>"$ROWS"
+}
+
+quartet_counts() { # conn.log -> "tcp all"
+    awk -F'\t' '/^#fields/ {for (i = 2; i <= NF; i++) if ($i == "proto") p = i - 1; next}
+        /^#/ {next} {all++; if ($p == "tcp") tcp++}
+        END {printf "%d %d\n", tcp, all}' "$1"
+}
+
+bench_quartet() {
+    local wl=$1 f=$2 out="$WORK/out/$1.conn.log"
+    local variants=("1")
+    [[ -n $THREADS_FLAG ]] && ((NPROC > 1)) && variants+=("$NPROC")
+    for t in "${variants[@]}"; do
+        local label=quartet args=()
+        if [[ -n $THREADS_FLAG ]]; then
+            label="quartet-t$t"
+            args=(--threads "$t")
+        fi
+        say "  $label"
+        # Loopback captures carry offloaded (unfilled) checksums: run quartet as
+        # `zeek -C` would be run on them. The peers verify no checksums.
+        [[ $wl == churn ]] && args+=(-C)
+        run_tool "$wl" "$label" "$QUARTET" -r "$f" -o "$out" "${args[@]}"
+        local c="- -"
+        [[ $RUN_STATUS == ok ]] && c=$(quartet_counts "$out")
+        row "$wl" "$label" "$RUN_STATUS" "$RUN_WALL" "$RUN_RSS" ${c}
+        rm -f "$out"
+    done
+}
+
+bench_argus() {
+    local wl=$1 f=$2 out="$WORK/out/$1.argus"
+    say "  argus"
+    rm -f "$out"
+    run_tool "$wl" argus argus -X -r "$f" -w "$out"
+    local tcp=- all=-
+    if [[ $RUN_STATUS == ok ]]; then
+        tcp=$(ra -r "$out" -n -L -1 - tcp | wc -l)
+        all=$(ra -r "$out" -n -L -1 - not man | wc -l)
+    fi
+    row "$wl" argus "$RUN_STATUS" "$RUN_WALL" "$RUN_RSS" "$tcp" "$all"
+    rm -f "$out"
+}
+
+bench_tcptrace() {
+    local wl=$1 f=$2
+    say "  tcptrace"
+    run_tool "$wl" tcptrace tcptrace -n -b "$f"
+    local n=-
+    [[ $RUN_STATUS == ok ]] && n=$(grep -cE '^ *[0-9]+: ' "$WORK/out/$wl.tcptrace.stdout" || true)
+    row "$wl" tcptrace "$RUN_STATUS" "$RUN_WALL" "$RUN_RSS" "$n" "$n"
+    rm -f "$WORK/out/$wl.tcptrace.stdout"
+}
+
+bench_tshark() {
+    local wl=$1 f=$2
+    say "  tshark"
+    run_tool "$wl" tshark tshark -n -r "$f" -q -z conv,tcp
+    local n=-
+    [[ $RUN_STATUS == ok ]] && n=$(grep -c '<->' "$WORK/out/$wl.tshark.stdout" || true)
+    row "$wl" tshark "$RUN_STATUS" "$RUN_WALL" "$RUN_RSS" "$n" "$n"
+    rm -f "$WORK/out/$wl.tshark.stdout"
+}
+
+# ---------------------------------------------------------------- main
+install_peers
+build
+[[ -x $QUARTET && -x $BENCHGEN ]] || die "missing $QUARTET or $BENCHGEN"
+THREADS_FLAG=
+"$QUARTET" --help | grep -q -- '--threads' && THREADS_FLAG=1
+mkdir -p "$WORK/out" "$RESULTS"
+
+for wl in $BENCH_WORKLOADS; do
+    case $wl in
+    mix) make_mix ;; churn) make_churn ;; flows) make_flows ;; concurrent) make_concurrent ;;
+    *) die "unknown workload $wl" ;;
+    esac
+    WL_PKTS[$wl]=$(capinfos -M -c -T "${WL_FILE[$wl]}" | awk -F'\t' 'NR == 2 {print $2}')
+    say "$wl: ${WL_FILE[$wl]} (${WL_PKTS[$wl]} packets, truth ${WL_TRUTH[$wl]} TCP connections)"
+done
+
+printf 'workload\ttool\tstatus\twall_s\trss_kb\ttcp_conns\tall_conns\tpackets\ttruth\n' >"$ROWS"
+
+# Baseline RSS of quartet: a capture with a handful of connections.
+# Baseline RSS of every tool: a capture with a handful of connections.
+say "baseline: every tool on samples/sample.pcap"
+WL_PKTS[baseline]=$(capinfos -M -c -T "$ROOT/samples/sample.pcap" | awk -F'\t' 'NR == 2 {print $2}')
+WL_TRUTH[baseline]=-
+for tool in $BENCH_TOOLS; do
+    "bench_$tool" baseline "$ROOT/samples/sample.pcap"
+done
+
+for wl in $BENCH_WORKLOADS; do
+    say "== $wl"
+    for tool in $BENCH_TOOLS; do
+        if [[ " $BENCH_SKIP " == *" $wl:$tool "* ]]; then
+            row "$wl" "$tool" skipped - - - -
+            continue
+        fi
+        "bench_$tool" "$wl" "${WL_FILE[$wl]}"
+    done
+done
+
+# ---------------------------------------------------------------- 4. report
+{
+    echo "# quartet benchmark results"
+    echo
+    echo "Run of $(date -u '+%Y-%m-%d %H:%M UTC') by \`bench/run.sh\` (quartet $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$ROOT" && git diff --quiet 2>/dev/null || echo ', dirty tree'))."
+    [[ -n $THREADS_FLAG ]] || echo "quartet has no \`--threads\` flag: one quartet run per workload (its default)."
+    echo
+    echo "Workloads:"
+    echo
+    for wl in $BENCH_WORKLOADS; do
+        echo "- **$wl**: ${WL_NOTE[$wl]}; $(du -m "${WL_FILE[$wl]}" | cut -f1) MB, ${WL_PKTS[$wl]} packets."
+    done
+    echo
+} >"$RESULTS/latest.md.head"
+
+python3 - "$ROWS" "$BENCH_CONCURRENT" >"$RESULTS/latest.md.body" <<'EOF'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter='\t'))
+conc = int(sys.argv[2])
+def num(x):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+out = []
+p = out.append
+p('Ratios are against `%s` on the same workload in the same run (time ratio > 1: slower than quartet; RSS ratio > 1: more memory).' % (
+    next((r['tool'] for r in rows if r['tool'].startswith('quartet')), 'quartet')))
+p('Connection counts are TCP connections (rows with proto tcp for quartet, `ra ... - tcp` records for argus, '
+  '`tcptrace -b` connections, `tshark -z conv,tcp` conversations); "match" compares them with the truth.')
+p('')
+p('| workload | tool | status | wall s | time / quartet | Mpps | peak RSS MB | RSS / quartet | TCP conns | truth | match |')
+p('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|')
+ref = {}
+for r in rows:
+    if r['tool'].startswith('quartet') and r['status'] == 'ok' and r['workload'] not in ref:
+        ref[r['workload']] = r
+for r in rows:
+    if r['workload'] == 'baseline':
+        continue
+    q = ref.get(r['workload'])
+    wall, rss, pk = num(r['wall_s']), num(r['rss_kb']), num(r['packets'])
+    ok = r['status'] == 'ok'
+    tr = lambda a, b: '%.2f' % (a / b) if ok and a is not None and b else '-'
+    twall = tr(wall, num(q['wall_s']) if q else None)
+    trss = tr(rss, num(q['rss_kb']) if q else None)
+    mpps = '%.2f' % (pk / wall / 1e6) if ok and wall and pk else '-'
+    if r['truth'] == '-' or r['tcp_conns'] == '-':
+        match = 'n/a' if ok else 'no (%s)' % r['status']
+    else:
+        d = int(r['tcp_conns']) - int(r['truth'])
+        match = 'yes' if d == 0 else 'no (%+d)' % d
+    if not ok:
+        match = 'no (%s)' % r['status']
+    p('| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
+        r['workload'], r['tool'], r['status'], r['wall_s'] if ok else '-', twall, mpps,
+        '%.0f' % (rss / 1024) if rss is not None else '-', trss, r['tcp_conns'], r['truth'], match))
+base = {r['tool']: num(r['rss_kb']) for r in rows if r['workload'] == 'baseline' and r['status'] == 'ok'}
+conc_rows = [r for r in rows if r['workload'] == 'concurrent' and r['status'] == 'ok' and num(r['rss_kb']) and r['tool'] in base]
+if conc_rows:
+    p('')
+    p('Memory per concurrent connection on the `concurrent` capture (%d connections open at once): '
+      '(peak RSS - baseline RSS) / connections, where the baseline is the same tool\'s peak RSS on samples/sample.pcap.' % conc)
+    p('')
+    p('| tool | baseline RSS MB | peak RSS MB | bytes per connection |')
+    p('|---|---:|---:|---:|')
+    for r in conc_rows:
+        b0 = base[r['tool']]
+        b = (num(r['rss_kb']) - b0) * 1024 / conc
+        p('| %s | %.1f | %.0f | %.0f |' % (r['tool'], b0 / 1024, num(r['rss_kb']) / 1024, b))
+print('\n'.join(out))
+EOF
+
+{
+    echo
+    echo "## Machine"
+    echo
+    echo "- CPUs (nproc): $NPROC"
+    echo "- CPU model: $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
+    echo "- memory: $((MEM_TOTAL_KB / 1024)) MB"
+    echo "- kernel: $(uname -srm)"
+    echo "- peers: $(argus -h 2>&1 | awk '/Argus Version/ {print "argus " $3; exit}'), $(tcptrace -v 2>&1 | awk '/version/ {for (i = 1; i < NF; i++) if ($i == "version") {print "tcptrace " $(i + 1); exit}}'), $(tshark -v 2>/dev/null | head -n1)"
+    echo "- limits per tool run: timeout ${BENCH_TIMEOUT} s, address space ${BENCH_MEM_MB} MB"
+} >"$RESULTS/latest.md.tail"
+
+cat "$RESULTS/latest.md.head" "$RESULTS/latest.md.body" "$RESULTS/latest.md.tail" >"$RESULTS/latest.md"
+rm -f "$RESULTS/latest.md.head" "$RESULTS/latest.md.body" "$RESULTS/latest.md.tail"
+echo
+cat "$RESULTS/latest.md"
+echo
+say "written $RESULTS/latest.md and $ROWS"
