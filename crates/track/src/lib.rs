@@ -22,7 +22,7 @@ use quartet_decode::{Checksum, EncapStack, IcmpMeta, PacketMeta, TcpHeaderStatus
 use quartet_record::{ConnRecord, ConnState, Proto, RemovalOrder, Uid, UidGen, WeirdRecord};
 use quartet_wire::{Addr, Timestamp};
 use site::LocalNets;
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use tcp::{Reuse, TcpConn, TcpCtx, TcpState, SECOND, SESSION_TIMER};
 use timer::{Entry, TimerKind, TimerQueue};
 

@@ -18,7 +18,7 @@ use crate::ConnKey;
 use quartet_decode::{Checksum, Encap, PacketMeta, Transport};
 use quartet_record::{Uid, UidGen};
 use quartet_wire::{Addr, Timestamp};
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 /// UDP ports on which Zeek finds tunnels by port (VXLAN, Geneve, GTPv1-U and
 /// -C, Teredo, AYIYA, GRE over UDP).
