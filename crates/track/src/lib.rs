@@ -134,7 +134,7 @@ impl ConnKey {
 /// connection for weird.log.
 #[derive(Clone, Debug, Default)]
 pub struct Weirds {
-    pub counts: HashMap<&'static str, u64>,
+    pub counts: std::collections::HashMap<&'static str, u64>,
     pending: Vec<&'static str>,
 }
 
