@@ -3,6 +3,7 @@
 //! Flag names follow Zeek and tcpdump habits.
 
 use clap::Parser;
+use quartet_capture::LiveConfig;
 use quartet_record::Columns;
 use quartet_track::ports::LikelyServerPorts;
 use quartet_track::site::LocalNets;
@@ -11,10 +12,34 @@ use quartet_track::TcpModel;
 /// Passive connection tracker: reads a capture and writes Zeek's conn.log.
 #[derive(Parser, Debug)]
 #[command(name = "quartet", version, about)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["read", "interface"])))]
 pub struct Args {
     /// Capture to read: pcap or pcapng, optionally gzipped; `-` for stdin.
     #[arg(short = 'r', value_name = "FILE")]
-    pub read: String,
+    pub read: Option<String>,
+
+    /// Capture live from this network interface (needs CAP_NET_RAW).
+    #[arg(short = 'i', value_name = "IFACE")]
+    pub interface: Option<String>,
+
+    /// Live capture: bytes kept of each frame (default 65535).
+    #[arg(long, value_name = "BYTES")]
+    pub snaplen: Option<u32>,
+
+    /// Live capture: kernel buffer size in bytes, suffixes K, M, G allowed
+    /// (default 64M).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub buffer_size: Option<u32>,
+
+    /// Rotate the log at every interval boundary of network time, e.g.
+    /// `1h`, `30m`, `10s`; closed files become `conn.<start>-<end>.log`.
+    #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
+    pub rotate: Option<u64>,
+
+    /// Print a one-line status (packets, open connections, packets/s,
+    /// drops) to stderr every SECS seconds.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub status_interval: Option<u64>,
 
     /// Where to write the log; `-` for standard output.
     #[arg(short = 'o', value_name = "PATH", default_value = "conn.log")]
@@ -74,9 +99,18 @@ pub struct Args {
     pub weird_log: Option<String>,
 }
 
+/// Where the frames come from.
+pub enum Input {
+    File(String),
+    Live(LiveConfig),
+}
+
 /// Validated options.
 pub struct Options {
-    pub read: String,
+    pub input: Input,
+    /// Rotation interval in seconds.
+    pub rotate: Option<u64>,
+    pub status_interval: Option<u64>,
     pub output: String,
     pub json: bool,
     pub ignore_checksums: bool,
@@ -137,8 +171,27 @@ impl Options {
                 }
             }
         }
+        if a.interface.is_none() && (a.snaplen.is_some() || a.buffer_size.is_some()) {
+            return Err("--snaplen and --buffer-size apply to live capture (-i)".to_string());
+        }
+        if a.rotate.is_some() && a.output == "-" {
+            return Err("--rotate needs a log file, not standard output (-o -)".to_string());
+        }
+        let input = match (&a.read, &a.interface) {
+            (_, Some(iface)) => Input::Live(LiveConfig {
+                interface: iface.clone(),
+                snaplen: a.snaplen.unwrap_or(LiveConfig::default().snaplen),
+                buffer_size: a.buffer_size.unwrap_or(LiveConfig::default().buffer_size),
+                filter: a.filter.clone(),
+                ..LiveConfig::default()
+            }),
+            (Some(r), None) => Input::File(r.clone()),
+            (None, None) => return Err("one of -r FILE or -i IFACE is needed".to_string()),
+        };
         Ok(Options {
-            read: a.read.clone(),
+            input,
+            rotate: a.rotate,
+            status_interval: a.status_interval,
             output: a.output.clone(),
             json: a.json,
             ignore_checksums: a.ignore_checksums,
@@ -160,5 +213,91 @@ impl Options {
                 TcpModel::Zeek
             },
         })
+    }
+}
+
+/// `1h`, `30m`, `10s` or plain seconds, in seconds (at least one).
+pub fn parse_interval(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not an interval like 1h, 30m or 10s"))?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => {
+            return Err(format!(
+                "'{s}': unknown unit '{unit}' (expected s, m, h or d)"
+            ))
+        }
+    };
+    match n.checked_mul(mult) {
+        Some(v) if v > 0 => Ok(v),
+        _ => Err(format!("'{s}': the interval must be positive")),
+    }
+}
+
+/// Bytes, with an optional K, M or G suffix (powers of 1024).
+pub fn parse_size(s: &str) -> Result<u32, String> {
+    let s = s.trim();
+    let (num, mult) = match s.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&s[..s.len() - 1], 1u64 << 10),
+        Some('M') => (&s[..s.len() - 1], 1 << 20),
+        Some('G') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    let n: u64 = num.parse().map_err(|_| format!("'{s}' is not a size"))?;
+    u32::try_from(n * mult).map_err(|_| format!("'{s}' is too large (at most 4G - 1)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals() {
+        assert_eq!(parse_interval("1h"), Ok(3600));
+        assert_eq!(parse_interval("30m"), Ok(1800));
+        assert_eq!(parse_interval("10s"), Ok(10));
+        assert_eq!(parse_interval("15"), Ok(15));
+        assert!(parse_interval("0s").is_err());
+        assert!(parse_interval("1y").is_err());
+        assert!(parse_interval("h").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_size("2k"), Ok(2048));
+        assert!(parse_size("8G").is_err());
+        assert!(parse_size("x").is_err());
+    }
+
+    #[test]
+    fn input_is_required_and_exclusive() {
+        assert!(Args::try_parse_from(["quartet"]).is_err());
+        assert!(Args::try_parse_from(["quartet", "-r", "a", "-i", "lo"]).is_err());
+        let a = Args::try_parse_from(["quartet", "-r", "a", "--snaplen", "96"]).expect("parses");
+        assert!(Options::from_args(&a).is_err());
+        let a = Args::try_parse_from(["quartet", "-i", "lo", "-f", "tcp", "--snaplen", "96"])
+            .expect("valid");
+        match Options::from_args(&a).expect("valid").input {
+            Input::Live(c) => {
+                assert_eq!(c.interface, "lo");
+                assert_eq!(c.snaplen, 96);
+                assert_eq!(c.filter.as_deref(), Some("tcp"));
+            }
+            Input::File(_) => panic!("-i is live"),
+        }
+        let a = Args::try_parse_from(["quartet", "-r", "a", "--rotate", "1h", "-o", "-"])
+            .expect("parses");
+        assert!(Options::from_args(&a).is_err());
     }
 }

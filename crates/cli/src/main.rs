@@ -7,6 +7,7 @@
 //! fault are still written), 2 for usage errors.
 #![forbid(unsafe_code)]
 
+mod feedback;
 mod flags;
 mod merge;
 mod pipeline;
@@ -24,7 +25,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match pipeline::run(&opts) {
+    let signals = match register_signals() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("quartet: installing signal handlers: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match pipeline::run(&opts, &signals) {
         Ok(report) => {
             if opts.stats {
                 eprint!("{}", report.stats_text());
@@ -51,4 +59,19 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// SIGINT and SIGTERM stop reading (the open connections are flushed and
+/// the run exits 0); a second one while stopping ends the process at once.
+/// SIGHUP reopens the log files.
+fn register_signals() -> std::io::Result<pipeline::Signals> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    use signal_hook::flag;
+    let signals = pipeline::Signals::default();
+    for sig in [SIGINT, SIGTERM] {
+        flag::register_conditional_shutdown(sig, 1, signals.stop.clone())?;
+        flag::register(sig, signals.stop.clone())?;
+    }
+    flag::register(SIGHUP, signals.hup.clone())?;
+    Ok(signals)
 }

@@ -24,6 +24,53 @@ use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::io::{self, Write};
 use std::sync::atomic::{self, AtomicBool};
 
+/// Opens a log anew: `true` appends (after SIGHUP), `false` starts a new file.
+pub type Reopen<'a, T> = Box<dyn FnMut(bool) -> T + 'a>;
+
+/// The conn.log output and how it is reopened and rotated.
+pub struct LogOut<'a> {
+    pub sink: Box<dyn Sink>,
+    /// The path (`-` for standard output).
+    pub name: String,
+    pub reopen: Reopen<'a, Box<dyn Sink>>,
+    /// Rotation interval in microseconds of network time.
+    pub rotate_us: Option<i64>,
+}
+
+/// The weird.log output.
+pub struct WeirdOut<'a> {
+    pub writer: WeirdWriter<Box<dyn Write>>,
+    pub name: String,
+    pub reopen: Reopen<'a, WeirdWriter<Box<dyn Write>>>,
+}
+
+/// The name a closed log is renamed to: `conn.log` becomes
+/// `conn.<start>-<end>.log`, times as Zeek's `%Y-%m-%d-%H-%M-%S` (UTC).
+pub fn rotated_name(path: &str, start: Timestamp, end: Timestamp) -> String {
+    let fmt = |t: Timestamp| {
+        chrono::DateTime::from_timestamp(t.micros().div_euclid(1_000_000), 0)
+            .map(|d| d.format("%Y-%m-%d-%H-%M-%S").to_string())
+            .unwrap_or_else(|| t.micros().to_string())
+    };
+    let stamp = format!("{}-{}", fmt(start), fmt(end));
+    let p = std::path::Path::new(path);
+    let file = match (p.file_stem(), p.extension()) {
+        (Some(stem), Some(ext)) => format!(
+            "{}.{stamp}.{}",
+            stem.to_string_lossy(),
+            ext.to_string_lossy()
+        ),
+        _ => format!(
+            "{}.{stamp}",
+            p.file_name().map_or("conn".into(), |f| f.to_string_lossy())
+        ),
+    };
+    match p.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join(file).to_string_lossy().into_owned(),
+        _ => file,
+    }
+}
+
 /// Where a weird.log row goes: frame, then the reader's rows (class 0)
 /// before the trackers' (class 1), then tick and position.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -86,6 +133,14 @@ pub struct MergeReport {
     pub tracker: TrackStats,
     pub weirds: BTreeMap<&'static str, u64>,
     pub clean: bool,
+    /// Records written, by conn_state.
+    pub states: BTreeMap<&'static str, u64>,
+    /// Records flushed at the end of input (still open when reading stopped).
+    pub flushed_at_end: u64,
+    /// Log files closed and renamed by `--rotate`.
+    pub rotated: u64,
+    /// Times the logs were reopened on SIGHUP.
+    pub reopened: u64,
     /// The first write error (later records were counted, not written).
     pub write_error: Option<(String, io::Error)>,
 }
@@ -126,11 +181,19 @@ impl Ord for Pending {
 }
 
 pub struct Merger<'a> {
-    sink: Box<dyn Sink>,
-    sink_name: String,
-    weird_sink: Option<(WeirdWriter<Box<dyn Write>>, String)>,
+    log: LogOut<'a>,
+    weird_sink: Option<WeirdOut<'a>>,
     /// Set at the first write error: the reader stops reading.
     stop: &'a AtomicBool,
+    /// Set by SIGHUP: reopen the logs.
+    hup: &'a AtomicBool,
+    /// Rows in the current conn.log file.
+    rows_in_file: u64,
+    /// Network time the current file began at, and the next boundary.
+    rot_start: Option<Timestamp>,
+    rot_next: Option<Timestamp>,
+    /// Network time at the end of the last batch.
+    last_end: Option<Timestamp>,
     reader: VecDeque<ReaderBatch>,
     shards: Vec<VecDeque<ShardOut>>,
     seq: Vec<u64>,
@@ -142,16 +205,20 @@ pub struct Merger<'a> {
 impl<'a> Merger<'a> {
     pub fn new(
         shards: usize,
-        sink: Box<dyn Sink>,
-        sink_name: String,
-        weird_sink: Option<(WeirdWriter<Box<dyn Write>>, String)>,
+        log: LogOut<'a>,
+        weird_sink: Option<WeirdOut<'a>>,
         stop: &'a AtomicBool,
+        hup: &'a AtomicBool,
     ) -> Self {
         Merger {
-            sink,
-            sink_name,
+            log,
             weird_sink,
             stop,
+            hup,
+            rows_in_file: 0,
+            rot_start: None,
+            rot_next: None,
+            last_end: None,
             reader: VecDeque::new(),
             shards: (0..shards).map(|_| VecDeque::new()).collect(),
             seq: vec![0; shards],
@@ -179,6 +246,9 @@ impl<'a> Merger<'a> {
             while self.batch_complete() {
                 self.settle_batch();
             }
+            if self.hup.swap(false, atomic::Ordering::Relaxed) {
+                self.reopen();
+            }
         }
         // Every batch was settled (shards finish them all before their
         // flush); what is left is final.
@@ -188,16 +258,87 @@ impl<'a> Merger<'a> {
         let mut weirds = std::mem::take(&mut self.final_weirds);
         weirds.sort_by_key(|w| w.0);
         self.write_weirds(weirds);
-        if let Err(e) = self.sink.finish() {
-            self.fail(self.sink_name.clone(), e);
+        if let Err(e) = self.log.sink.finish() {
+            self.fail(self.log.name.clone(), e);
         }
-        if let Some((w, name)) = self.weird_sink.as_mut() {
-            if let Err(e) = w.finish() {
-                let name = name.clone();
+        if self.log.rotate_us.is_some() {
+            if let (Some(start), Some(end)) = (self.rot_start, self.last_end.or(self.rot_start)) {
+                self.rename_closed(start, end.max(start));
+            }
+        }
+        if let Some(w) = self.weird_sink.as_mut() {
+            if let Err(e) = w.writer.finish() {
+                let name = w.name.clone();
                 self.fail(name, e);
             }
         }
         self.report
+    }
+
+    /// SIGHUP: closes the logs (with `#close`) and opens them anew at the
+    /// same paths, appending when a file is still there.
+    fn reopen(&mut self) {
+        self.report.reopened += 1;
+        if let Err(e) = self.log.sink.finish() {
+            self.fail(self.log.name.clone(), e);
+        }
+        self.log.sink = (self.log.reopen)(true);
+        if let Some(w) = self.weird_sink.as_mut() {
+            let r = w.writer.finish();
+            w.writer = (w.reopen)(true);
+            if let Err(e) = r {
+                let name = w.name.clone();
+                self.fail(name, e);
+            }
+        }
+    }
+
+    /// With `--rotate`: closes the current file and starts a new one at
+    /// every interval boundary up to network time `t`.
+    fn rotate_to(&mut self, t: Timestamp) {
+        let Some(iv) = self.log.rotate_us else {
+            return;
+        };
+        let next = match self.rot_next {
+            Some(n) => n,
+            None => {
+                self.rot_start = Some(t);
+                let n = Timestamp::from_micros((t.micros().div_euclid(iv) + 1) * iv);
+                self.rot_next = Some(n);
+                n
+            }
+        };
+        if t < next {
+            return;
+        }
+        // Close the file at the first boundary passed; intervals with no
+        // row at all leave no file.
+        if let Err(e) = self.log.sink.finish() {
+            self.fail(self.log.name.clone(), e);
+        }
+        self.log.sink = (self.log.reopen)(false);
+        let start = self.rot_start.unwrap_or(next);
+        self.rename_closed(start, next);
+        let passed = (t.micros() - next.micros()).div_euclid(iv);
+        let boundary = Timestamp::from_micros(next.micros() + passed * iv);
+        self.rot_start = Some(boundary);
+        self.rot_next = Some(Timestamp::from_micros(boundary.micros() + iv));
+    }
+
+    /// Renames the closed working file to its rotated name (atomic on one
+    /// file system), when it holds rows.
+    fn rename_closed(&mut self, start: Timestamp, end: Timestamp) {
+        if self.rows_in_file == 0 || self.report.write_error.is_some() {
+            return;
+        }
+        self.rows_in_file = 0;
+        let to = rotated_name(&self.log.name, start, end);
+        match std::fs::rename(&self.log.name, &to) {
+            Ok(()) => self.report.rotated += 1,
+            // Moved away already (by an operator after SIGHUP).
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => self.fail(format!("{} (renaming to {to})", self.log.name), e),
+        }
     }
 
     fn hold(&mut self, shard: usize, records: Vec<ConnRecord>) {
@@ -214,6 +355,7 @@ impl<'a> Merger<'a> {
     }
 
     fn shard_done(&mut self, d: ShardDone) {
+        self.report.flushed_at_end += d.records.len() as u64;
         self.hold(d.shard, d.records);
         self.final_weirds.extend(d.weirds);
         add_stats(&mut self.report.tracker, &d.stats);
@@ -274,27 +416,33 @@ impl<'a> Merger<'a> {
                 .is_some_and(|Reverse(p)| p.order.phase == 0 && p.order.at < end)
             {
                 let Reverse(p) = self.heap.pop().expect("peeked");
+                self.rotate_to(p.order.at);
                 self.write(p.record);
             }
+            // Later records are removed at `end` or after.
+            self.rotate_to(end);
+            self.last_end = Some(end);
         }
     }
 
     fn write(&mut self, r: ConnRecord) {
         self.report.records += 1;
+        *self.report.states.entry(r.conn_state.name()).or_insert(0) += 1;
         if self.report.write_error.is_none() {
-            if let Err(e) = self.sink.write(&r) {
-                self.fail(self.sink_name.clone(), e);
+            self.rows_in_file += 1;
+            if let Err(e) = self.log.sink.write(&r) {
+                self.fail(self.log.name.clone(), e);
             }
         }
     }
 
     fn write_weirds(&mut self, weirds: Vec<(WeirdKey, WeirdRecord)>) {
-        let Some((w, name)) = self.weird_sink.as_mut() else {
+        let Some(w) = self.weird_sink.as_mut() else {
             return;
         };
         for (_, r) in weirds {
-            if let Err(e) = w.write(&r) {
-                let name = name.clone();
+            if let Err(e) = w.writer.write(&r) {
+                let name = w.name.clone();
                 self.fail(name, e);
                 return;
             }
@@ -340,4 +488,27 @@ fn add_stats(total: &mut TrackStats, s: &TrackStats) {
     total.stale_setup_delay_us += stale_setup_delay_us;
     total.conns_created += conns_created;
     total.conns_removed += conns_removed;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotated_names_follow_zeek() {
+        let s = Timestamp::from_secs(1_300_000_000);
+        let e = Timestamp::from_secs(1_300_003_600);
+        assert_eq!(
+            rotated_name("conn.log", s, e),
+            "conn.2011-03-13-07-06-40-2011-03-13-08-06-40.log"
+        );
+        assert_eq!(
+            rotated_name("/tmp/x/conn.log", s, e),
+            "/tmp/x/conn.2011-03-13-07-06-40-2011-03-13-08-06-40.log"
+        );
+        assert_eq!(
+            rotated_name("out", s, e),
+            "out.2011-03-13-07-06-40-2011-03-13-08-06-40"
+        );
+    }
 }

@@ -18,12 +18,15 @@
 //! fault stops reading but not writing: every connection tracked so far is
 //! flushed.
 
-use crate::flags::Options;
-use crate::merge::{MergeMsg, MergeReport, Merger, PlanFrame, ReaderBatch, WeirdKey};
+use crate::feedback::{stderr_is_terminal, CountingReader, Feedback};
+use crate::flags::{Input, Options};
+use crate::merge::{
+    LogOut, MergeMsg, MergeReport, Merger, PlanFrame, ReaderBatch, WeirdKey, WeirdOut,
+};
 use crate::shard::{self, ShardBatch, ShardPacket};
 use anyhow::{Context, Result};
 use crossbeam_channel::{bounded, Receiver, Sender};
-use quartet_capture::{BpfFilter, CaptureError, Frame};
+use quartet_capture::{BpfFilter, CaptureError, Frame, LiveEvent, LiveSource, LiveStats};
 use quartet_decode::{decode, decode_reassembled, DecodeConfig, Decoded};
 use quartet_record::{JsonWriter, Sink, TsvWriter};
 use quartet_record::{WeirdRecord, WeirdWriter};
@@ -35,8 +38,18 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Flags the signal handlers set (`main` registers them).
+#[derive(Clone, Default)]
+pub struct Signals {
+    /// SIGINT or SIGTERM: stop reading, flush, exit 0.
+    pub stop: Arc<AtomicBool>,
+    /// SIGHUP: reopen the log files.
+    pub hup: Arc<AtomicBool>,
+}
 
 /// Frames per batch.
 const BATCH: usize = 4096;
@@ -60,11 +73,65 @@ pub struct Report {
     pub flushed_clean: bool,
     /// The capture could not be read to its end.
     pub input_error: Option<CaptureError>,
+    /// Records written, by conn_state.
+    pub states: BTreeMap<&'static str, u64>,
+    /// Reading was stopped by SIGINT or SIGTERM.
+    pub stopped_by_signal: bool,
+    /// Connections still open when reading stopped, flushed to the log.
+    pub flushed_at_end: u64,
+    /// A live capture's kernel counters at the end.
+    pub kernel: Option<LiveStats>,
+    /// Wall-clock ticks of a quiet live link.
+    pub clock_ticks: u64,
+    /// Log files closed by `--rotate`, and reopenings on SIGHUP.
+    pub rotated: u64,
+    pub reopened: u64,
 }
 
 impl Report {
-    pub fn stats_text(&self) -> String {
+    /// The short end-of-run summary.
+    pub fn summary(&self) -> String {
         let mut s = String::new();
+        let weirds: u64 = self.weirds.values().sum();
+        let dropped: u64 = self.drops.values().sum();
+        let states: Vec<String> = self
+            .states
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "summary: {} packets, {} connections ({}), {} weirds, {} frames dropped, {} evictions",
+            self.frames,
+            self.records,
+            if states.is_empty() {
+                "none".to_string()
+            } else {
+                states.join(", ")
+            },
+            weirds,
+            dropped,
+            self.tracker.evicted
+        );
+        if let Some(k) = self.kernel {
+            let _ = writeln!(
+                s,
+                "summary: capture received {}, dropped {} by the kernel, {} by the interface",
+                k.received, k.dropped, k.if_dropped
+            );
+        }
+        if self.stopped_by_signal {
+            let _ = writeln!(
+                s,
+                "summary: stopped by signal, {} open connections flushed",
+                self.flushed_at_end
+            );
+        }
+        s
+    }
+
+    pub fn stats_text(&self) -> String {
+        let mut s = self.summary();
         let _ = writeln!(s, "frames read: {}", self.frames);
         let _ = writeln!(s, "frames counted in connections: {}", self.frames_counted);
         let _ = writeln!(
@@ -93,6 +160,25 @@ impl Report {
         for (k, v) in &self.weirds {
             let _ = writeln!(s, "weird {k}: {v}");
         }
+        for (k, v) in &self.states {
+            let _ = writeln!(s, "conn_state {k}: {v}");
+        }
+        let _ = writeln!(s, "evicted: {}", self.tracker.evicted);
+        if let Some(k) = self.kernel {
+            let _ = writeln!(s, "kernel received: {}", k.received);
+            let _ = writeln!(s, "kernel dropped: {}", k.dropped);
+            let _ = writeln!(s, "interface dropped: {}", k.if_dropped);
+            let _ = writeln!(s, "clock ticks: {}", self.clock_ticks);
+        }
+        if self.stopped_by_signal {
+            let _ = writeln!(s, "flushed by signal: {}", self.flushed_at_end);
+        }
+        if self.rotated > 0 {
+            let _ = writeln!(s, "log files rotated: {}", self.rotated);
+        }
+        if self.reopened > 0 {
+            let _ = writeln!(s, "logs reopened (SIGHUP): {}", self.reopened);
+        }
         let dropped: u64 = self.drops.values().sum();
         let _ = writeln!(
             s,
@@ -116,12 +202,28 @@ impl Report {
 struct LazyFile {
     path: String,
     file: Option<File>,
+    /// Append to a file already there (reopened after SIGHUP).
+    append: bool,
+}
+
+impl LazyFile {
+    fn new(path: &str, append: bool) -> Self {
+        LazyFile {
+            path: path.to_string(),
+            file: None,
+            append,
+        }
+    }
 }
 
 impl Write for LazyFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.file.is_none() {
-            self.file = Some(File::create(&self.path)?);
+            self.file = Some(if self.append {
+                File::options().create(true).append(true).open(&self.path)?
+            } else {
+                File::create(&self.path)?
+            });
         }
         self.file.as_mut().expect("just created").write(buf)
     }
@@ -134,14 +236,11 @@ impl Write for LazyFile {
     }
 }
 
-fn open_sink(opts: &Options) -> Box<dyn Sink> {
+fn open_sink(opts: &Options, append: bool) -> Box<dyn Sink> {
     let out: Box<dyn Write> = if opts.output == "-" {
         Box::new(io::stdout())
     } else {
-        Box::new(LazyFile {
-            path: opts.output.clone(),
-            file: None,
-        })
+        Box::new(LazyFile::new(&opts.output, append))
     };
     if opts.json {
         Box::new(JsonWriter::new(out, opts.columns))
@@ -150,12 +249,58 @@ fn open_sink(opts: &Options) -> Box<dyn Sink> {
     }
 }
 
-pub fn run(opts: &Options) -> Result<Report> {
-    let filter = match &opts.filter {
-        Some(expr) => Some(BpfFilter::new(expr).map_err(|e| anyhow::anyhow!("-f {expr}: {e}"))?),
-        None => None,
+/// Where the reader takes frames from.
+enum Source {
+    File(Box<dyn quartet_capture::Source + Send>),
+    Live(Box<LiveSource>),
+}
+
+type FileSource = Box<dyn quartet_capture::Source + Send>;
+/// A file's size and the bytes read of it so far.
+type ByteCounter = (u64, Arc<AtomicU64>);
+
+/// Opens a capture file; with a byte counter for the progress bar when
+/// one is drawn.
+fn open_file(path: &str, progress: bool) -> Result<(FileSource, Option<ByteCounter>)> {
+    if progress && path != "-" {
+        if let Ok(file) = File::open(path) {
+            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            if size > 0 {
+                let count = Arc::new(AtomicU64::new(0));
+                let reader = CountingReader {
+                    inner: file,
+                    count: count.clone(),
+                };
+                let src = quartet_capture::open_reader(path, Box::new(reader))?;
+                return Ok((src, Some((size, count))));
+            }
+        }
+    }
+    Ok((quartet_capture::open(path)?, None))
+}
+
+pub fn run(opts: &Options, signals: &Signals) -> Result<Report> {
+    // A live capture's filter runs in the kernel.
+    let filter = match (&opts.input, &opts.filter) {
+        (Input::File(_), Some(expr)) => {
+            Some(BpfFilter::new(expr).map_err(|e| anyhow::anyhow!("-f {expr}: {e}"))?)
+        }
+        _ => None,
     };
-    let mut source = quartet_capture::open(&opts.read)?;
+    let open_conns = Arc::new(AtomicI64::new(0));
+    let (mut source, feedback) = match &opts.input {
+        Input::File(path) => {
+            let (src, counter) = open_file(path, stderr_is_terminal())?;
+            (
+                Source::File(src),
+                Feedback::new(counter, opts.status_interval, open_conns.clone()),
+            )
+        }
+        Input::Live(cfg) => (
+            Source::Live(Box::new(LiveSource::open(cfg)?)),
+            Feedback::new(None, opts.status_interval, open_conns.clone()),
+        ),
+    };
     let shards = opts.threads.max(1);
     let track = TrackConfig {
         likely_server_ports: opts.likely_server_ports.clone(),
@@ -170,22 +315,26 @@ pub fn run(opts: &Options) -> Result<Report> {
     let (reader, merged) = std::thread::scope(|scope| {
         let (merge_tx, merge_rx) = bounded(QUEUE * (shards + 1));
         let stop = &stop;
+        let hup = &*signals.hup;
         let merger = spawn(scope, "merger".into(), move || {
             let weird_sink = opts.weird_log.as_ref().map(|path| {
-                let file: Box<dyn Write> = Box::new(LazyFile {
-                    path: path.clone(),
-                    file: None,
-                });
-                (WeirdWriter::new(file), path.clone())
+                let open = move |append: bool| {
+                    let file: Box<dyn Write> = Box::new(LazyFile::new(path, append));
+                    WeirdWriter::new(file)
+                };
+                WeirdOut {
+                    writer: open(false),
+                    name: path.clone(),
+                    reopen: Box::new(open),
+                }
             });
-            Merger::new(
-                shards,
-                open_sink(opts),
-                opts.output.clone(),
-                weird_sink,
-                stop,
-            )
-            .run(merge_rx)
+            let log = LogOut {
+                sink: open_sink(opts, false),
+                name: opts.output.clone(),
+                reopen: Box::new(move |append| open_sink(opts, append)),
+                rotate_us: opts.rotate.map(|s| s as i64 * 1_000_000),
+            };
+            Merger::new(shards, log, weird_sink, stop, hup).run(merge_rx)
         });
         let (spent_tx, spent_rx) = bounded((QUEUE + 2) * shards);
         let mut inputs = Vec::with_capacity(shards);
@@ -195,13 +344,20 @@ pub fn run(opts: &Options) -> Result<Report> {
             let out = merge_tx.clone();
             let cfg = track.clone();
             let spent = spent_tx.clone();
+            let open = open_conns.clone();
             workers.push(spawn(scope, format!("shard-{id}"), move || {
-                shard::run(id, cfg, rx, out, spent)
+                shard::run(id, cfg, rx, out, spent, open)
             }));
             inputs.push(tx);
         }
         let mut reader = Reader::new(opts, filter, inputs, spent_rx, merge_tx, stop);
-        reader.read(source.as_mut());
+        reader.signal = &signals.stop;
+        reader.feedback = feedback;
+        match &mut source {
+            Source::File(src) => reader.read(src.as_mut()),
+            Source::Live(src) => reader.read_live(src),
+        }
+        reader.feedback.finish();
         // Closing the channels ends the shards, then the merger.
         let reader = reader.close();
         for w in workers {
@@ -222,6 +378,10 @@ pub fn run(opts: &Options) -> Result<Report> {
         tracker,
         weirds,
         clean,
+        states,
+        flushed_at_end,
+        rotated,
+        reopened,
         write_error,
     } = merged;
     if let Some((name, e)) = write_error {
@@ -236,6 +396,16 @@ pub fn run(opts: &Options) -> Result<Report> {
         records,
         flushed_clean: clean && reader.defrag_clean,
         input_error: reader.input_error,
+        states,
+        stopped_by_signal: reader.stopped_by_signal,
+        flushed_at_end,
+        kernel: match &mut source {
+            Source::Live(src) => Some(src.stats()),
+            Source::File(_) => None,
+        },
+        clock_ticks: reader.clock_ticks,
+        rotated,
+        reopened,
     };
     for (k, v) in drops {
         *report.drops.entry(k).or_insert(0) += v;
@@ -267,6 +437,8 @@ struct ReaderReport {
     weirds: BTreeMap<&'static str, u64>,
     defrag_clean: bool,
     input_error: Option<CaptureError>,
+    stopped_by_signal: bool,
+    clock_ticks: u64,
 }
 
 /// The reader: decodes every frame, keeps network time and tunnel parents
@@ -288,6 +460,9 @@ struct Reader<'a> {
     spent: Receiver<Vec<ShardPacket>>,
     merger: Sender<MergeMsg>,
     stop: &'a AtomicBool,
+    /// Set by SIGINT or SIGTERM.
+    signal: &'a AtomicBool,
+    feedback: Feedback,
     // The batch being built.
     batch_frames: usize,
     times: Vec<Timestamp>,
@@ -323,6 +498,8 @@ impl<'a> Reader<'a> {
             spent,
             merger,
             stop,
+            signal: stop,
+            feedback: Feedback::new(None, None, Arc::default()),
             batch_frames: 0,
             times: Vec::with_capacity(BATCH),
             packets: (0..shards).map(|_| Vec::new()).collect(),
@@ -335,13 +512,69 @@ impl<'a> Reader<'a> {
                 weirds: BTreeMap::new(),
                 defrag_clean: true,
                 input_error: None,
+                stopped_by_signal: false,
+                clock_ticks: 0,
             },
         }
     }
 
-    /// Reads to the end of input, a capture fault, or a write error.
-    fn read(&mut self, source: &mut dyn quartet_capture::Source) {
+    /// A signal asked to stop.
+    fn signaled(&mut self) -> bool {
+        if self.signal.load(Ordering::Relaxed) {
+            self.report.stopped_by_signal = true;
+            return true;
+        }
+        false
+    }
+
+    /// Reads a live capture until a signal, a capture fault or a write
+    /// error. A batch goes out at least every tick period, and a clock tick
+    /// moves network time to the wall clock so a quiet link still expires
+    /// connections.
+    fn read_live(&mut self, source: &mut LiveSource) {
+        const MAX_DELAY: Duration = Duration::from_millis(250);
+        let mut sent = Instant::now();
         loop {
+            if self.signaled() {
+                break;
+            }
+            match source.next_event() {
+                Ok(LiveEvent::Frame(frame)) => {
+                    self.frame(&frame);
+                    self.batch_frames += 1;
+                }
+                Ok(LiveEvent::Tick(now)) => {
+                    self.report.clock_ticks += 1;
+                    self.tick(now);
+                }
+                Err(e) => {
+                    self.report.input_error = Some(e);
+                    break;
+                }
+            }
+            if self.batch_frames >= BATCH || sent.elapsed() >= MAX_DELAY {
+                sent = Instant::now();
+                if (!self.times.is_empty() || self.batch_frames > 0) && !self.send_batch() {
+                    break;
+                }
+            }
+            if self.feedback.active() {
+                let frames = self.report.frames;
+                self.feedback.update(frames, || {
+                    let s = source.stats();
+                    Some((s.dropped, s.if_dropped))
+                });
+            }
+        }
+    }
+
+    /// Reads to the end of input, a capture fault, a signal or a write error.
+    fn read(&mut self, source: &mut dyn quartet_capture::Source) {
+        let feedback = self.feedback.active();
+        loop {
+            if self.signaled() {
+                break;
+            }
             match source.next_frame() {
                 Ok(Some(frame)) => self.frame(&frame),
                 Ok(None) => break,
@@ -351,15 +584,20 @@ impl<'a> Reader<'a> {
                 }
             }
             self.batch_frames += 1;
-            if self.batch_frames == BATCH && !self.send_batch() {
-                break;
+            if self.batch_frames == BATCH {
+                if !self.send_batch() {
+                    break;
+                }
+                if feedback {
+                    self.feedback.update(self.report.frames, || None);
+                }
             }
         }
     }
 
     /// Sends the last batch and closes every channel.
     fn close(mut self) -> ReaderReport {
-        if self.batch_frames > 0 {
+        if self.batch_frames > 0 || !self.times.is_empty() {
             self.send_batch();
         }
         // Fragments of datagrams that never completed were counted as held

@@ -21,6 +21,7 @@ use quartet_decode::PacketMeta;
 use quartet_record::{ConnRecord, Uid};
 use quartet_track::{TrackConfig, Tracker};
 use quartet_wire::Timestamp;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 /// A packet for the shard that owns its connection.
@@ -49,8 +50,11 @@ pub fn run(
     input: Receiver<ShardBatch>,
     output: Sender<MergeMsg>,
     spent: Sender<Vec<ShardPacket>>,
+    open_conns: Arc<AtomicI64>,
 ) {
     let mut tracker = Tracker::new(cfg);
+    // This shard's share of `open_conns` (for the status line).
+    let mut open_here = 0i64;
     // The last time this shard advanced to, and the network time at the end
     // of the last batch.
     let mut shard_now: Option<Timestamp> = None;
@@ -102,6 +106,9 @@ pub fn run(
             );
             net_now = Some(end);
         }
+        let open = tracker.stats.conns_created as i64 - tracker.stats.conns_removed as i64;
+        open_conns.fetch_add(open - open_here, Ordering::Relaxed);
+        open_here = open;
         let mut packets = batch.packets;
         packets.clear();
         // The reader allocates a new buffer when none comes back.

@@ -16,13 +16,13 @@ mod tcp;
 mod timer;
 mod tunnels;
 
+use hashbrown::HashMap;
 use history::{History, Letter, Scaled};
 use ports::LikelyServerPorts;
 use quartet_decode::{Checksum, EncapStack, IcmpMeta, PacketMeta, TcpHeaderStatus, Transport};
 use quartet_record::{ConnRecord, ConnState, Proto, RemovalOrder, Uid, UidGen, WeirdRecord};
 use quartet_wire::{Addr, Timestamp};
 use site::LocalNets;
-use hashbrown::HashMap;
 use tcp::{Reuse, TcpConn, TcpCtx, TcpState, SECOND, SESSION_TIMER};
 use timer::{Entry, TimerKind, TimerQueue};
 

@@ -15,10 +15,10 @@
 //! same payload test, so its first packet usually is a tunnel packet.)
 
 use crate::ConnKey;
+use hashbrown::HashMap;
 use quartet_decode::{Checksum, Encap, PacketMeta, Transport};
 use quartet_record::{Uid, UidGen};
 use quartet_wire::{Addr, Timestamp};
-use hashbrown::HashMap;
 
 /// UDP ports on which Zeek finds tunnels by port (VXLAN, Geneve, GTPv1-U and
 /// -C, Teredo, AYIYA, GRE over UDP).
