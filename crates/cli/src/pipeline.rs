@@ -164,6 +164,20 @@ impl Report {
             let _ = writeln!(s, "conn_state {k}: {v}");
         }
         let _ = writeln!(s, "evicted: {}", self.tracker.evicted);
+        // TCP reuse diagnostics (docs/tcp-models.md): the stale-ACK episodes
+        // are counted in both models, the rest in the strict model only.
+        let t = &self.tracker;
+        let _ = writeln!(
+            s,
+            "tcp stale peer state: {} setups delayed, {} us in total",
+            t.stale_peer_setups, t.stale_setup_delay_us
+        );
+        let _ = writeln!(
+            s,
+            "tcp time_wait: {} reopened (assassinated), {} SYNs refused, {} segments absorbed",
+            t.time_wait_reopened, t.stale_peer_syns, t.absorbed_time_wait
+        );
+        let _ = writeln!(s, "tcp rst outside window: {}", t.rst_outside_window);
         if let Some(k) = self.kernel {
             let _ = writeln!(s, "kernel received: {}", k.received);
             let _ = writeln!(s, "kernel dropped: {}", k.dropped);

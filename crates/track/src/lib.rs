@@ -168,7 +168,8 @@ pub struct TrackStats {
     pub icmp_incomplete: u64,
     /// Late segments absorbed by a TIME_WAIT tombstone (strict model).
     pub absorbed_time_wait: u64,
-    /// Connections reopened from TIME_WAIT by an acceptable SYN (strict).
+    /// TIME_WAIT assassinations: a new SYN reopened a 4-tuple within 2MSL
+    /// of its FIN-closed connection (both models; from a tombstone: strict).
     pub time_wait_reopened: u64,
     /// SYNs refused by a tombstone: the peer still held the old connection.
     pub stale_peer_syns: u64,
@@ -755,10 +756,22 @@ impl Tracker {
             } else {
                 tc.is_reuse(t, m.ts, conn.last)
             };
+            // A new SYN while the old connection, closed by a FIN exchange,
+            // is still within 2MSL: the TIME_WAIT holder let it in (both
+            // models note it).
+            let assassination = matches!(decision, Reuse::Yes(_))
+                && t.has(F::SYN)
+                && !t.has(F::ACK)
+                && tc.time_wait_seqs().is_some()
+                && m.ts.micros() - conn.last.micros() < 2 * STRICT_MSL;
             match decision {
                 Reuse::Yes(weird) => {
                     if let Some(w) = weird {
                         self.weirds.add(w);
+                    }
+                    if assassination {
+                        self.weirds.add("TIME_WAIT_assassinated");
+                        self.stats.time_wait_reopened += 1;
                     }
                     self.removal = (0, self.now);
                     self.remove(idx, out);
