@@ -1382,14 +1382,19 @@ pub fn flow_hash(m: &PacketMeta) -> u64 {
         }
         Transport::Other => ConnKey::new(m.src, 0, m.dst, 0, m.ip_proto, true),
     };
-    // FNV-1a over the canonical bytes, then a final avalanche.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
+    // Word-wise multiply-xor over the canonical key, then an avalanche
+    // (murmur3's finaliser): a few cycles, no per-byte loop.
+    let w = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8 bytes"));
+    let ports = (key.pa as u64) << 24 | (key.pb as u64) << 8 | key.proto as u64;
+    let mut h = w(&key.a.0[..8]).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ w(&key.a.0[8..]).wrapping_mul(0xc2b2_ae3d_27d4_eb4f)
+        ^ w(&key.b.0[..8]).wrapping_mul(0x1656_67b1_9e37_79f9)
+        ^ w(&key.b.0[8..]).wrapping_mul(0x85eb_ca77_c2b2_ae63)
+        ^ ports.wrapping_mul(0x27d4_eb2f_1656_67c5);
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     h ^ (h >> 33)
 }
 
