@@ -36,6 +36,8 @@ const INITIAL_INACTIVITY: i64 = 60 * SECOND;
 const TCP_INACTIVITY: i64 = 300 * SECOND;
 /// `Conn::port_inactivity_timeouts` for ftp, ssh, telnet and rlogin.
 const LONG_INACTIVITY: i64 = 3600 * SECOND;
+/// `dns_session_timeout`: a UDP DNS session ends after this long idle.
+const DNS_SESSION_TIMEOUT: i64 = 10 * SECOND;
 /// `Tunnel::max_changes_per_connection`.
 const MAX_TUNNEL_CHANGES: u8 = 5;
 
@@ -1118,6 +1120,27 @@ impl Tracker {
                 0,
             );
         }
+        if proto == Proto::Udp {
+            // Zeek's DNS analyzer ends a UDP DNS session after
+            // `dns_session_timeout` (10 s) without packets, checked every
+            // 10 s from creation (btest tunnels.teredo: one DNS flow with a
+            // 16 s pause is two rows). The analyzer is there when the DNS
+            // scripts were loaded; they make 53/udp, 53/tcp and 5353/udp
+            // likely server ports together (a run that adds 53/udp alone,
+            // like btest spicy.terminate-session, has no DNS analyzer).
+            let resp_port = self.conns[idx as usize].as_ref().map_or(0, |c| c.resp.1);
+            if matches!(resp_port, 53 | 5353 | 5355)
+                && dns_analyzer_loaded(&self.cfg.likely_server_ports)
+            {
+                self.timers.schedule(
+                    self.now.add_micros(DNS_SESSION_TIMEOUT),
+                    idx,
+                    gen,
+                    TimerKind::DnsExpire,
+                    0,
+                );
+            }
+        }
         idx
     }
 
@@ -1295,6 +1318,20 @@ impl Tracker {
                 }
             }
             TimerKind::Delete => self.remove(e.slot, out),
+            TimerKind::DnsExpire => {
+                if conn.last.add_micros(DNS_SESSION_TIMEOUT) < now {
+                    self.remove(e.slot, out);
+                } else {
+                    let epoch = conn.epoch;
+                    self.timers.schedule(
+                        now.add_micros(DNS_SESSION_TIMEOUT),
+                        e.slot,
+                        e.gen,
+                        TimerKind::DnsExpire,
+                        epoch,
+                    );
+                }
+            }
         }
         true
     }
@@ -1341,11 +1378,23 @@ fn app_direction_flip(
     match resp_port {
         // DNS: a response (QR bit) from the originator, unless sent to a
         // multicast address.
-        53 | 5353 | 5355 => u.payload_len >= 12 && u.head[2] & 0x80 != 0 && !is_multicast(dst),
+        53 | 5353 | 5355 => {
+            dns_analyzer_loaded(lsp)
+                && u.payload_len >= 12
+                && u.head[2] & 0x80 != 0
+                && !is_multicast(dst)
+        }
         // NTP: a server-mode (4) message from the originator.
         123 => u.payload_len >= 48 && u.head[0] & 0x07 == 4,
         _ => false,
     }
+}
+
+/// Zeek's DNS scripts make 53/udp, 53/tcp and 5353/udp likely server ports
+/// together; a run that only added 53/udp (btest spicy.terminate-session)
+/// has no DNS analyzer.
+fn dns_analyzer_loaded(lsp: &LikelyServerPorts) -> bool {
+    lsp.is_likely(17, 53) && lsp.is_likely(6, 53) && lsp.is_likely(17, 5353)
 }
 
 fn is_multicast(a: Addr) -> bool {

@@ -22,6 +22,8 @@ pub(crate) enum TimerKind {
     Attempt,
     /// Removal after a complete close (`tcp_close_delay`).
     Delete,
+    /// The DNS analyzer's session timer (`dns_session_timeout`).
+    DnsExpire,
 }
 
 impl TimerKind {

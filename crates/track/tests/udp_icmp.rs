@@ -274,6 +274,39 @@ fn udp_inactivity_boundary_is_inclusive() {
     assert_eq!(recs[0].duration_micros(), Some(59_999_999));
 }
 
+/// Zeek's DNS analyzer ends a UDP DNS session after 10 s without packets
+/// (`dns_session_timeout`, checked every 10 s from creation): a pause of
+/// 16 s splits the flow (btest tunnels.teredo), 9 s does not, and a flow on
+/// another port keeps the 60 s UDP timeout.
+#[test]
+fn udp_dns_session_ends_after_ten_idle_seconds() {
+    let c = "10.0.0.1:40000";
+    let dns = "10.0.0.2:53";
+    let pause = |gap: u64, server: &str| {
+        track(&[
+            udp(at(0), c, server, 30),
+            udp(at(100_000), server, c, 60),
+            udp(at(gap), c, server, 30),
+            udp(at(gap + 100_000), server, c, 60),
+        ])
+    };
+    let split = pause(16_000_000, dns);
+    assert_eq!(split.len(), 2);
+    assert_eq!(split[0].0, Some(2), "removed when the third packet came");
+    assert_eq!((split[0].1.orig_pkts, split[0].1.resp_pkts), (1, 1));
+    assert_eq!(split[0].1.duration_micros(), Some(100_000));
+    assert_eq!((split[1].1.orig_pkts, split[1].1.resp_pkts), (1, 1));
+    assert_eq!(split[1].1.history, "Dd");
+
+    let kept = pause(9_000_000, dns);
+    assert_eq!(kept.len(), 1);
+    assert_eq!((kept[0].1.orig_pkts, kept[0].1.resp_pkts), (2, 2));
+
+    let other = pause(16_000_000, "10.0.0.2:5000");
+    assert_eq!(other.len(), 1);
+    assert_eq!((other[0].1.orig_pkts, other[0].1.resp_pkts), (2, 2));
+}
+
 // ---------------------------------------------------------------------------
 // ICMP
 
