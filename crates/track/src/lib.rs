@@ -548,7 +548,15 @@ impl Tracker {
         out: &mut impl FnMut(ConnRecord),
     ) -> Disposition {
         self.advance(m.ts, out);
-        let before = self.stats.clone();
+        // Only the counters a packet can end in are compared, not the whole
+        // statistics block, on every packet.
+        let s = &self.stats;
+        let before = (
+            s.counted,
+            s.dropped_bad_checksum,
+            s.dropped_bad_header,
+            s.absorbed_time_wait,
+        );
         self.parent = parent;
         let idx = self.dispatch(m, out);
         if let Some(idx) = idx {
@@ -558,13 +566,13 @@ impl Tracker {
             self.log_weirds(idx, m.ts);
         }
         let s = &self.stats;
-        if s.counted > before.counted {
+        if s.counted > before.0 {
             Disposition::Counted
-        } else if s.dropped_bad_checksum > before.dropped_bad_checksum {
+        } else if s.dropped_bad_checksum > before.1 {
             Disposition::Dropped("bad_checksum")
-        } else if s.dropped_bad_header > before.dropped_bad_header {
+        } else if s.dropped_bad_header > before.2 {
             Disposition::Dropped("bad_tcp_header")
-        } else if s.absorbed_time_wait > before.absorbed_time_wait {
+        } else if s.absorbed_time_wait > before.3 {
             Disposition::Dropped("time_wait_absorbed")
         } else {
             Disposition::Dropped("icmp_incomplete")
