@@ -322,6 +322,7 @@ pub fn run(opts: &Options, signals: &Signals) -> Result<Report> {
         uid_seed: opts.seed,
         weird_log: opts.weird_log.is_some(),
         tcp_model: opts.tcp_model,
+        l2_addrs: opts.columns.l2,
         // Each shard holds its share of the limit.
         max_conns: opts.max_conns.div_ceil(shards),
     };

@@ -4,7 +4,7 @@
 //! responder. Each letter has one "seen" bit per role; the bits are not
 //! swapped when roles flip (a Zeek quirk we reproduce).
 
-/// One bit per letter kind; the responder's bits are shifted by 16.
+/// One bit per letter kind; the responder's bits are shifted by 8.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Letter {
     Syn = 0,
@@ -16,15 +16,18 @@ pub(crate) enum Letter {
     Ack = 6,
 }
 
+/// The history of one connection: 24 bytes of text kept inline (no heap
+/// allocation for the histories nearly every connection has) and the seen
+/// bits.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct History {
-    pub text: String,
-    seen: u32,
+    pub text: compact_str::CompactString,
+    seen: u16,
 }
 
 impl History {
-    fn bit(letter: Letter, is_orig: bool) -> u32 {
-        (1u32 << letter as u32) << if is_orig { 0 } else { 16 }
+    fn bit(letter: Letter, is_orig: bool) -> u16 {
+        (1u16 << letter as u16) << if is_orig { 0 } else { 8 }
     }
 
     fn code(c: u8, is_orig: bool) -> char {
@@ -59,35 +62,36 @@ impl History {
     }
 }
 
-/// A logarithmic history counter: fires at the 1st, 10th, 100th ... event.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Scaled {
-    count: u32,
-    threshold: u32,
-}
+/// A logarithmic history counter (Zeek's scaled history entries): fires at
+/// the 1st, 10th, 100th ... event. Only the count is kept: the threshold is
+/// the next power of ten above it. Past 10^9 the threshold cannot grow in
+/// 32 bits, so the count restarts with the top bit set and fires at every
+/// further 10^9 events.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Scaled(u32);
 
-impl Default for Scaled {
-    fn default() -> Self {
-        Scaled {
-            count: 0,
-            threshold: 1,
-        }
-    }
-}
+const SATURATED: u32 = 1 << 31;
+const TOP_THRESHOLD: u32 = 1_000_000_000;
 
 impl Scaled {
     /// Counts one event; true when the letter is to be recorded.
     pub fn event(&mut self) -> bool {
-        self.count = self.count.wrapping_add(1);
-        if self.count != self.threshold {
-            return false;
+        let saturated = self.0 & SATURATED;
+        let count = (self.0 & !SATURATED) + 1;
+        if count == TOP_THRESHOLD {
+            self.0 = SATURATED;
+            return true;
         }
-        match self.threshold.checked_mul(10) {
-            Some(t) => self.threshold = t,
-            None => self.count = 0,
-        }
-        true
+        self.0 = saturated | count;
+        saturated == 0 && is_power_of_ten(count)
     }
+}
+
+fn is_power_of_ten(mut n: u32) -> bool {
+    while n >= 10 && n % 10 == 0 {
+        n /= 10;
+    }
+    n == 1
 }
 
 #[cfg(test)]
@@ -97,8 +101,18 @@ mod tests {
     #[test]
     fn scaled_fires_at_powers_of_ten() {
         let mut s = Scaled::default();
-        let fired: Vec<u32> = (1..=1000).filter(|_| s.event()).collect();
-        assert_eq!(fired.len(), 4);
+        let fired: Vec<u32> = (1..=100_000).filter(|_| s.event()).collect();
+        assert_eq!(fired, vec![1, 10, 100, 1000, 10_000, 100_000]);
+    }
+
+    #[test]
+    fn scaled_keeps_firing_every_billion_once_the_threshold_is_saturated() {
+        let mut s = Scaled(TOP_THRESHOLD - 1);
+        assert!(s.event(), "the 10^9th event fires");
+        assert!(!s.event(), "not at 1 again");
+        let mut s = Scaled(SATURATED | (TOP_THRESHOLD - 2));
+        assert!(!s.event());
+        assert!(s.event(), "and then every further 10^9 events");
     }
 
     #[test]

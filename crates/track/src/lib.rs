@@ -16,7 +16,7 @@ mod tcp;
 mod timer;
 mod tunnels;
 
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashTable};
 use history::{History, Letter, Scaled};
 use ports::LikelyServerPorts;
 use quartet_decode::{Checksum, EncapStack, IcmpMeta, PacketMeta, TcpHeaderStatus, Transport};
@@ -50,6 +50,9 @@ pub struct TrackConfig {
     /// Keep weird.log records in `Tracker::weird_records`.
     pub weird_log: bool,
     pub tcp_model: TcpModel,
+    /// Keep the layer-2 addresses of each connection's first packet (for the
+    /// orig_l2_addr/resp_l2_addr columns); off, they cost no memory.
+    pub l2_addrs: bool,
     /// At most this many connections are tracked at once (0: no limit).
     /// When full, one is evicted to make room (see `Tracker::evict_one`).
     pub max_conns: usize,
@@ -118,6 +121,30 @@ impl ConnKey {
                 proto,
             }
         }
+    }
+
+    /// Word-wise multiply-xor over the key, then an avalanche (murmur3's
+    /// finaliser): a few cycles, no per-byte loop.
+    fn hash64(&self) -> u64 {
+        let w = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8 bytes"));
+        let ports = (self.pa as u64) << 24 | (self.pb as u64) << 8 | self.proto as u64;
+        let mut h = w(&self.a.0[..8]).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            ^ w(&self.a.0[8..]).wrapping_mul(0xc2b2_ae3d_27d4_eb4f)
+            ^ w(&self.b.0[..8]).wrapping_mul(0x1656_67b1_9e37_79f9)
+            ^ w(&self.b.0[8..]).wrapping_mul(0x85eb_ca77_c2b2_ae63)
+            ^ ports.wrapping_mul(0x27d4_eb2f_1656_67c5);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+
+    /// The hash the connection table uses. Shards are picked from the low
+    /// bits of `hash64` (`flow_hash`), so within one shard those bits are
+    /// alike; the table takes its bucket bits from the other half.
+    fn table_hash(&self) -> u64 {
+        self.hash64().rotate_left(32)
     }
 
     fn bytes(&self) -> [u8; 37] {
@@ -202,63 +229,108 @@ enum ProtoState {
     Other,
 }
 
-/// Weird names already in weird.log for a connection; allocated only for
-/// connections that raise one (8 bytes in the others).
+/// What only some connections need, allocated when one does: layer-2
+/// addresses (when those columns are written), a tunnel encapsulation, the
+/// weird names already in weird.log.
 #[derive(Clone, Debug, Default)]
-struct LoggedWeirds(Vec<&'static str>);
-
-#[derive(Clone, Debug)]
-struct Conn {
-    key: ConnKey,
-    uid: Uid,
-    start: Timestamp,
-    last: Timestamp,
-    orig: (Addr, u16),
-    resp: (Addr, u16),
-    proto: Proto,
-    ip_proto: u8,
-    history: History,
-    pkts: [u64; 2],
-    ip_bytes: [u64; 2],
+struct Extras {
     l2: [Option<[u8; 6]>; 2],
-    vlan: Option<u16>,
-    inner_vlan: Option<u16>,
-    local: [Option<bool>; 2],
-    inactivity: i64,
-    /// Bumped to cancel every pending analyzer timer at once.
-    epoch: u32,
-    state: ProtoState,
     /// A fingerprint of the last packet's encapsulation (0: none), and how
-    /// often it changed. The stack itself is not kept: 8 bytes instead of
-    /// 170 per connection.
+    /// often it changed. The stack itself is not kept.
     encap: u64,
     encap_changes: u8,
     tunnel_parents: Vec<Uid>,
-    /// Weird names already written to weird.log for this connection.
-    logged_weirds: Option<Box<LoggedWeirds>>,
+    logged_weirds: Vec<&'static str>,
+}
+
+/// Which inactivity timeout a connection has (§4.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Inactivity {
+    Initial,
+    Tcp,
+    Long,
+}
+
+impl Inactivity {
+    fn micros(self) -> i64 {
+        match self {
+            Inactivity::Initial => INITIAL_INACTIVITY,
+            Inactivity::Tcp => TCP_INACTIVITY,
+            Inactivity::Long => LONG_INACTIVITY,
+        }
+    }
+}
+
+/// A VLAN id slot with no VLAN (ids are 12 bits).
+const NO_VLAN: u16 = u16::MAX;
+
+/// One tracked connection. Kept small: it is most of the tracker's memory
+/// (docs/benchmarks.md). The endpoints are the key's, the uid and the
+/// local_orig/local_resp flags are computed when needed, and what few
+/// connections use lives in `extras`.
+#[derive(Clone, Debug)]
+struct Conn {
+    key: ConnKey,
+    start: Timestamp,
+    last: Timestamp,
+    /// Which connection of its key this is; the uid is made from it.
+    incarnation: u64,
+    pkts: [u64; 2],
+    ip_bytes: [u64; 2],
+    history: History,
+    state: ProtoState,
+    extras: Option<Box<Extras>>,
+    /// Bumped to cancel every pending analyzer timer at once.
+    epoch: u32,
+    /// Outer and inner VLAN id of the first packet (`NO_VLAN`: none).
+    vlan: [u16; 2],
+    proto: Proto,
+    ip_proto: u8,
+    inactivity: Inactivity,
+    /// The originator is the key's first endpoint (`a`, `pa`).
+    orig_is_a: bool,
 }
 
 impl Conn {
-    fn flip(&mut self, local: &LocalNets) {
-        std::mem::swap(&mut self.orig, &mut self.resp);
-        self.pkts.swap(0, 1);
-        self.ip_bytes.swap(0, 1);
-        self.l2.swap(0, 1);
-        self.set_local(local);
-        match &mut self.state {
-            ProtoState::Udp { bytes, .. } | ProtoState::Icmp { bytes } => bytes.swap(0, 1),
-            _ => {}
+    fn orig(&self) -> (Addr, u16) {
+        if self.orig_is_a {
+            (self.key.a, self.key.pa)
+        } else {
+            (self.key.b, self.key.pb)
         }
     }
 
-    fn set_local(&mut self, local: &LocalNets) {
-        if local.is_empty() {
-            self.local = [None, None];
+    fn resp(&self) -> (Addr, u16) {
+        if self.orig_is_a {
+            (self.key.b, self.key.pb)
         } else {
-            self.local = [
-                Some(local.contains(self.orig.0)),
-                Some(local.contains(self.resp.0)),
-            ];
+            (self.key.a, self.key.pa)
+        }
+    }
+
+    fn uid(&self, uids: &UidGen) -> Uid {
+        uids.uid(&self.key.bytes(), self.start, self.incarnation)
+    }
+
+    fn encap(&self) -> u64 {
+        self.extras.as_ref().map_or(0, |x| x.encap)
+    }
+
+    fn extras(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_with(Default::default)
+    }
+
+    /// Swaps the roles: the endpoints and everything counted per role.
+    fn flip(&mut self) {
+        self.orig_is_a = !self.orig_is_a;
+        self.pkts.swap(0, 1);
+        self.ip_bytes.swap(0, 1);
+        if let Some(x) = &mut self.extras {
+            x.l2.swap(0, 1);
+        }
+        match &mut self.state {
+            ProtoState::Udp { bytes, .. } | ProtoState::Icmp { bytes } => bytes.swap(0, 1),
+            _ => {}
         }
     }
 
@@ -267,7 +339,7 @@ impl Conn {
         self.ip_bytes[dir] += ip_len as u64;
     }
 
-    fn record(&self) -> ConnRecord {
+    fn record(&self, uids: &UidGen, local: &LocalNets) -> ConnRecord {
         let (orig_bytes, resp_bytes, conn_state, missed) = match &self.state {
             ProtoState::Tcp(t) => {
                 let (o, r) = t.sizes();
@@ -293,33 +365,41 @@ impl Conn {
             ProtoState::Icmp { bytes } => (bytes[0], bytes[1], ConnState::OTH, 0),
             ProtoState::Other => (0, 0, ConnState::OTH, 0),
         };
+        let (orig, resp) = (self.orig(), self.resp());
+        let (local_orig, local_resp) = if local.is_empty() {
+            (None, None)
+        } else {
+            (Some(local.contains(orig.0)), Some(local.contains(resp.0)))
+        };
+        let extras = self.extras.as_deref();
+        let vlan = |v: u16| (v != NO_VLAN).then_some(v);
         ConnRecord {
             ts: self.start,
             last_ts: self.last,
-            uid: self.uid,
-            orig_h: self.orig.0,
-            orig_p: self.orig.1,
-            resp_h: self.resp.0,
-            resp_p: self.resp.1,
+            uid: self.uid(uids),
+            orig_h: orig.0,
+            orig_p: orig.1,
+            resp_h: resp.0,
+            resp_p: resp.1,
             proto: self.proto,
             service: None,
             orig_bytes,
             resp_bytes,
             conn_state,
-            local_orig: self.local[0],
-            local_resp: self.local[1],
+            local_orig,
+            local_resp,
             missed_bytes: missed,
-            history: self.history.text.clone(),
+            history: self.history.text.to_string(),
             orig_pkts: self.pkts[0],
             orig_ip_bytes: self.ip_bytes[0],
             resp_pkts: self.pkts[1],
             resp_ip_bytes: self.ip_bytes[1],
-            tunnel_parents: self.tunnel_parents.clone(),
+            tunnel_parents: extras.map_or(Vec::new(), |x| x.tunnel_parents.clone()),
             ip_proto: self.ip_proto,
-            orig_l2_addr: self.l2[0],
-            resp_l2_addr: self.l2[1],
-            vlan: self.vlan,
-            inner_vlan: self.inner_vlan,
+            orig_l2_addr: extras.and_then(|x| x.l2[0]),
+            resp_l2_addr: extras.and_then(|x| x.l2[1]),
+            vlan: vlan(self.vlan[0]),
+            inner_vlan: vlan(self.vlan[1]),
             order: RemovalOrder::default(),
         }
     }
@@ -437,7 +517,9 @@ struct Slot {
 pub struct Tracker {
     cfg: TrackConfig,
     uids: UidGen,
-    table: HashMap<ConnKey, u32>,
+    /// Slot numbers of the live connections, found by key (the key itself
+    /// is kept once, in the connection).
+    table: HashTable<u32>,
     conns: Vec<Option<Conn>>,
     slots: Vec<Slot>,
     free: Vec<u32>,
@@ -473,7 +555,7 @@ impl Tracker {
         Tracker {
             cfg,
             uids,
-            table: HashMap::new(),
+            table: HashTable::new(),
             conns: Vec::new(),
             slots: Vec::new(),
             free: Vec::new(),
@@ -493,6 +575,16 @@ impl Tracker {
             weird_records: Vec::new(),
             stats: TrackStats::default(),
         }
+    }
+
+    /// Slot of the live connection with this key.
+    fn find(&self, key: &ConnKey) -> Option<u32> {
+        let conns = &self.conns;
+        self.table
+            .find(key.table_hash(), |&i| {
+                conns[i as usize].as_ref().is_some_and(|c| c.key == *key)
+            })
+            .copied()
     }
 
     /// Connections currently tracked.
@@ -587,16 +679,18 @@ impl Tracker {
             let conn = idx.and_then(|i| self.conns[i as usize].as_mut());
             match conn {
                 Some(c) => {
+                    let uid = c.uid(&self.uids);
+                    let (orig, resp) = (c.orig(), c.resp());
                     for &name in &pending {
-                        let logged = &mut c.logged_weirds.get_or_insert_with(Default::default).0;
+                        let logged = &mut c.extras().logged_weirds;
                         if logged.contains(&name) {
                             continue;
                         }
                         logged.push(name);
                         self.weird_records.push(WeirdRecord {
                             ts,
-                            uid: Some(c.uid),
-                            id: Some((c.orig.0, c.orig.1, c.resp.0, c.resp.1)),
+                            uid: Some(uid),
+                            id: Some((orig.0, orig.1, resp.0, resp.1)),
                             name: name.to_string(),
                             addl: None,
                             notice: false,
@@ -633,8 +727,8 @@ impl Tracker {
             Transport::Tcp(t) => self.tcp_packet(m, t, out),
             Transport::Udp(u) => {
                 let key = ConnKey::new(m.src, u.sport, m.dst, u.dport, 17, true);
-                let idx = match self.table.get(&key) {
-                    Some(&i) => i,
+                let idx = match self.find(&key) {
+                    Some(i) => i,
                     None => {
                         let lsp = &self.cfg.likely_server_ports;
                         let flip = lsp.is_likely(17, u.sport)
@@ -646,7 +740,12 @@ impl Tracker {
                 let conn = self.conns[idx as usize]
                     .as_mut()
                     .expect("table points at a live slot");
-                let dir = if (m.src, u.sport) == conn.orig { 0 } else { 1 };
+                let dir = if (m.src, u.sport) == conn.orig() {
+                    0
+                } else {
+                    1
+                };
+                let resp_port = conn.resp().1;
                 let ProtoState::Udp {
                     bytes,
                     checksum_errors,
@@ -667,13 +766,7 @@ impl Tracker {
                 conn.history.check(Letter::Data, b'D', dir == 0);
                 bytes[dir] += (u.udp_len as u64).saturating_sub(8);
                 let app_flip = !*app_checked
-                    && app_direction_flip(
-                        &self.cfg.likely_server_ports,
-                        conn.resp.1,
-                        dir,
-                        u,
-                        m.dst,
-                    );
+                    && app_direction_flip(&self.cfg.likely_server_ports, resp_port, dir, u, m.dst);
                 if u.payload_len > 0 {
                     *app_checked = true;
                 }
@@ -683,9 +776,10 @@ impl Tracker {
                     // The DNS and NTP analyzers flip roles after the packet was
                     // booked: counters and byte sums stay where they are
                     // (btest ntp.misordered-ntp logs `D^`, 2 orig packets).
-                    std::mem::swap(&mut conn.orig, &mut conn.resp);
-                    conn.l2.swap(0, 1);
-                    conn.set_local(&self.cfg.local_nets);
+                    conn.orig_is_a = !conn.orig_is_a;
+                    if let Some(x) = &mut conn.extras {
+                        x.l2.swap(0, 1);
+                    }
                     conn.history.mark('^');
                 }
                 Some(idx)
@@ -700,14 +794,14 @@ impl Tracker {
                     if i.v6 { 58 } else { 1 },
                     canonical,
                 );
-                let idx = match self.table.get(&key) {
-                    Some(&i) => i,
+                let idx = match self.find(&key) {
+                    Some(i) => i,
                     None => self.create(m, key, (sport, dport), Proto::Icmp, false, out),
                 };
                 let conn = self.conns[idx as usize]
                     .as_mut()
                     .expect("table points at a live slot");
-                let dir = if (m.src, sport) == conn.orig { 0 } else { 1 };
+                let dir = if (m.src, sport) == conn.orig() { 0 } else { 1 };
                 if i.checksum == Checksum::Bad {
                     self.weirds.add("bad_ICMP_checksum");
                     self.stats.dropped_bad_checksum += 1;
@@ -727,14 +821,14 @@ impl Tracker {
             }
             Transport::Other => {
                 let key = ConnKey::new(m.src, 0, m.dst, 0, m.ip_proto, true);
-                let idx = match self.table.get(&key) {
-                    Some(&i) => i,
+                let idx = match self.find(&key) {
+                    Some(i) => i,
                     None => self.create(m, key, (0, 0), Proto::UnknownTransport, false, out),
                 };
                 let conn = self.conns[idx as usize]
                     .as_mut()
                     .expect("table points at a live slot");
-                let dir = if m.src == conn.orig.0 { 0 } else { 1 };
+                let dir = if m.src == conn.orig().0 { 0 } else { 1 };
                 conn.last = m.ts;
                 conn.count(dir, m.ip_len);
                 self.stats.counted += 1;
@@ -752,7 +846,7 @@ impl Tracker {
         use quartet_decode::tcp_flags as F;
         let key = ConnKey::new(m.src, t.sport, m.dst, t.dport, 6, true);
         let strict = self.cfg.tcp_model == TcpModel::Strict;
-        let mut found = self.table.get(&key).copied();
+        let mut found = self.find(&key);
         if let Some(idx) = found {
             let conn = self.conns[idx as usize]
                 .as_ref()
@@ -760,7 +854,7 @@ impl Tracker {
             let ProtoState::Tcp(tc) = &conn.state else {
                 unreachable!("tcp key maps to a tcp connection")
             };
-            let is_orig = (m.src, t.sport) == conn.orig;
+            let is_orig = (m.src, t.sport) == conn.orig();
             let decision = if strict {
                 tc.strict_reuse(t, is_orig)
             } else {
@@ -852,7 +946,7 @@ impl Tracker {
                             // bad checksum is not).
                             if self.stats.counted > before {
                                 if let Some(c) = idx.and_then(|i| self.conns[i as usize].as_mut()) {
-                                    let dir = if (syn_meta.src, st.sport) == c.orig {
+                                    let dir = if (syn_meta.src, st.sport) == c.orig() {
                                         0
                                     } else {
                                         1
@@ -908,7 +1002,7 @@ impl Tracker {
         let conn = self.conns[slot]
             .as_mut()
             .expect("table points at a live slot");
-        let is_orig = (m.src, t.sport) == conn.orig;
+        let is_orig = (m.src, t.sport) == conn.orig();
         let ProtoState::Tcp(tc) = &mut conn.state else {
             unreachable!("tcp key maps to a tcp connection")
         };
@@ -957,13 +1051,13 @@ impl Tracker {
         }
         let (flips, switch, established) = (ctx.flips, ctx.switch_timeout, ctx.established);
         if flips % 2 == 1 {
-            conn.flip(&self.cfg.local_nets);
+            conn.flip();
         }
-        if switch && conn.inactivity == INITIAL_INACTIVITY {
-            conn.inactivity = TCP_INACTIVITY;
+        if switch && conn.inactivity == Inactivity::Initial {
+            conn.inactivity = Inactivity::Tcp;
         }
-        if established && matches!(conn.resp.1, 21 | 22 | 23 | 513) {
-            conn.inactivity = LONG_INACTIVITY;
+        if established && matches!(conn.resp().1, 21 | 22 | 23 | 513) {
+            conn.inactivity = Inactivity::Long;
         }
         // A flip inside the packet (`H` -> `^h`, SYN/SYN-ACK reversal) moves
         // the sender to the other role; the packet counts for its new role
@@ -982,28 +1076,30 @@ impl Tracker {
             return;
         };
         let fp = encap_fingerprint(&m.encap);
-        if conn.encap == fp {
+        if conn.encap() == fp {
             return;
         }
         let conn = self.conns[idx as usize].as_mut().expect("checked above");
+        let seen_x = conn.history.text.contains('X');
+        let x = conn.extras();
         // Every change counts, to or from no encapsulation as well
         // (btest tunnels.count-default-tunnel-changes logs `DX`).
-        if conn.encap_changes >= MAX_TUNNEL_CHANGES {
+        if x.encap_changes >= MAX_TUNNEL_CHANGES {
             self.weirds
                 .add("tunnel_max_changes_per_connection_exceeded");
-            if !conn.history.text.contains('X') {
+            x.encap = fp;
+            if !seen_x {
                 conn.history.mark('X');
             }
-            conn.encap = fp;
             return;
         }
-        conn.encap_changes += 1;
+        x.encap_changes += 1;
         if let Some(p) = parent {
-            if !conn.tunnel_parents.contains(&p) {
-                conn.tunnel_parents.push(p);
+            if !x.tunnel_parents.contains(&p) {
+                x.tunnel_parents.push(p);
             }
         }
-        conn.encap = fp;
+        x.encap = fp;
     }
 
     /// Creation-time flip for TCP (§3.4).
@@ -1057,28 +1153,25 @@ impl Tracker {
         } else {
             ((self.now.micros() as u64) << 16 | (count & 0xffff)) + 1
         };
+        let fp = encap_fingerprint(&m.encap);
+        let l2 = self.cfg.l2_addrs && (m.l2.src.is_some() || m.l2.dst.is_some());
+        let extras = (l2 || fp != 0 || self.parent.is_some()).then(|| {
+            Box::new(Extras {
+                l2: if l2 { [m.l2.src, m.l2.dst] } else { [None; 2] },
+                encap: fp,
+                tunnel_parents: self.parent.into_iter().collect(),
+                ..Extras::default()
+            })
+        });
+        let orig_is_a = (m.src, ports.0) == (key.a, key.pa);
         let mut conn = Conn {
             key,
-            uid: self.uids.uid(&key.bytes(), m.ts, incarnation),
             start: m.ts,
             last: m.ts,
-            orig: (m.src, ports.0),
-            resp: (m.dst, ports.1),
-            proto,
-            ip_proto: m.ip_proto,
-            history: History::default(),
+            incarnation,
             pkts: [0; 2],
             ip_bytes: [0; 2],
-            l2: [m.l2.src, m.l2.dst],
-            vlan: m.l2.vlan,
-            inner_vlan: m.l2.inner_vlan,
-            local: [None, None],
-            inactivity: INITIAL_INACTIVITY,
-            epoch: 0,
-            encap: encap_fingerprint(&m.encap),
-            encap_changes: 0,
-            tunnel_parents: Vec::new(),
-            logged_weirds: None,
+            history: History::default(),
             state: match proto {
                 Proto::Tcp => ProtoState::Tcp(Box::new(TcpConn::new())),
                 Proto::Udp => ProtoState::Udp {
@@ -1089,14 +1182,20 @@ impl Tracker {
                 Proto::Icmp => ProtoState::Icmp { bytes: [0; 2] },
                 Proto::UnknownTransport => ProtoState::Other,
             },
+            extras,
+            epoch: 0,
+            vlan: [
+                m.l2.vlan.unwrap_or(NO_VLAN),
+                m.l2.inner_vlan.unwrap_or(NO_VLAN),
+            ],
+            proto,
+            ip_proto: m.ip_proto,
+            inactivity: Inactivity::Initial,
+            orig_is_a,
         };
-        conn.set_local(&self.cfg.local_nets);
         if flip {
-            conn.flip(&self.cfg.local_nets);
+            conn.flip();
             conn.history.mark('^');
-        }
-        if let Some(parent) = self.parent {
-            conn.tunnel_parents.push(parent);
         }
         let idx = match self.free.pop() {
             Some(i) => {
@@ -1110,7 +1209,10 @@ impl Tracker {
             }
         };
         let gen = self.slots[idx as usize].gen;
-        self.table.insert(key, idx);
+        let conns = &self.conns;
+        self.table.insert_unique(key.table_hash(), idx, |&i| {
+            conns[i as usize].as_ref().map_or(0, |c| c.key.table_hash())
+        });
         self.stats.conns_created += 1;
         self.timers.schedule(
             m.ts.add_micros(INITIAL_INACTIVITY),
@@ -1136,7 +1238,7 @@ impl Tracker {
             // scripts were loaded; they make 53/udp, 53/tcp and 5353/udp
             // likely server ports together (a run that adds 53/udp alone,
             // like btest spicy.terminate-session, has no DNS analyzer).
-            let resp_port = self.conns[idx as usize].as_ref().map_or(0, |c| c.resp.1);
+            let resp_port = self.conns[idx as usize].as_ref().map_or(0, |c| c.resp().1);
             if matches!(resp_port, 53 | 5353 | 5355)
                 && dns_analyzer_loaded(&self.cfg.likely_server_ports)
             {
@@ -1156,7 +1258,9 @@ impl Tracker {
         let Some(conn) = self.conns[idx as usize].take() else {
             return;
         };
-        self.table.remove(&conn.key);
+        if let Ok(entry) = self.table.find_entry(conn.key.table_hash(), |&i| i == idx) {
+            entry.remove();
+        }
         self.slots[idx as usize].gen = self.slots[idx as usize].gen.wrapping_add(1);
         self.free.push(idx);
         self.stats.conns_removed += 1;
@@ -1165,7 +1269,7 @@ impl Tracker {
         if self.cfg.tcp_model == TcpModel::Strict && self.removal.0 == 0 && self.removal_by_timer {
             self.leave_tombstone(&conn);
         }
-        let mut r = conn.record();
+        let mut r = conn.record(&self.uids, &self.cfg.local_nets);
         r.order = RemovalOrder {
             phase: self.removal.0,
             at: self.now,
@@ -1231,7 +1335,7 @@ impl Tracker {
             conn.key,
             Tombstone {
                 expires,
-                orig: conn.orig,
+                orig: conn.orig(),
                 final_seq,
                 refused_syn: None,
             },
@@ -1293,7 +1397,7 @@ impl Tracker {
         };
         match e.kind {
             TimerKind::Inactivity => {
-                let due = conn.last.add_micros(conn.inactivity);
+                let due = conn.last.add_micros(conn.inactivity.micros());
                 if due <= now {
                     self.remove(e.slot, out);
                 } else {
@@ -1354,9 +1458,15 @@ impl Tracker {
             }
         }
         self.removal = (2, Timestamp::ZERO);
-        let mut rest: Vec<(ConnKey, u32)> = self.table.iter().map(|(k, &i)| (*k, i)).collect();
-        rest.sort_unstable();
-        for (_, idx) in rest {
+        // Slot numbers only (4 bytes each, not a copy of every key): the
+        // flush of millions of open connections costs little extra memory.
+        let mut rest: Vec<u32> = self.table.iter().copied().collect();
+        let conns = &self.conns;
+        rest.sort_unstable_by(|&x, &y| {
+            let key = |i: u32| conns[i as usize].as_ref().map(|c| &c.key);
+            key(x).cmp(&key(y))
+        });
+        for idx in rest {
             self.remove(idx, out);
         }
         self.timers.clear();
@@ -1439,20 +1549,7 @@ pub fn flow_hash(m: &PacketMeta) -> u64 {
         }
         Transport::Other => ConnKey::new(m.src, 0, m.dst, 0, m.ip_proto, true),
     };
-    // Word-wise multiply-xor over the canonical key, then an avalanche
-    // (murmur3's finaliser): a few cycles, no per-byte loop.
-    let w = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8 bytes"));
-    let ports = (key.pa as u64) << 24 | (key.pb as u64) << 8 | key.proto as u64;
-    let mut h = w(&key.a.0[..8]).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        ^ w(&key.a.0[8..]).wrapping_mul(0xc2b2_ae3d_27d4_eb4f)
-        ^ w(&key.b.0[..8]).wrapping_mul(0x1656_67b1_9e37_79f9)
-        ^ w(&key.b.0[8..]).wrapping_mul(0x85eb_ca77_c2b2_ae63)
-        ^ ports.wrapping_mul(0x27d4_eb2f_1656_67c5);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
+    key.hash64()
 }
 
 fn is_broadcast(a: Addr) -> bool {
@@ -1486,6 +1583,25 @@ mod tests {
         assert_ne!(
             ConnKey::new(a, 3, b, 3, 1, false),
             ConnKey::new(b, 3, a, 3, 1, false)
+        );
+    }
+}
+#[cfg(test)]
+mod size_guard {
+    /// The per-connection structures are most of the tracker's memory
+    /// (docs/benchmarks.md): growing them is a decision, not an accident.
+    #[test]
+    fn connection_state_stays_small() {
+        use std::mem::size_of;
+        assert!(
+            size_of::<Option<super::Conn>>() <= 184,
+            "{}",
+            size_of::<Option<super::Conn>>()
+        );
+        assert!(
+            size_of::<super::tcp::TcpConn>() <= 320,
+            "{}",
+            size_of::<super::tcp::TcpConn>()
         );
     }
 }
