@@ -107,10 +107,11 @@ pub struct ShardOut {
     pub weirds: Vec<(WeirdKey, WeirdRecord)>,
 }
 
-/// A shard's flush at end of input, with its counters.
+/// A shard's counters at the very end, after its flush.
 pub struct ShardDone {
     pub shard: usize,
-    pub records: Vec<ConnRecord>,
+    /// Records the end-of-input flush streamed.
+    pub flushed: u64,
     pub weirds: Vec<(WeirdKey, WeirdRecord)>,
     pub stats: TrackStats,
     pub weird_counts: Vec<(&'static str, u64)>,
@@ -121,6 +122,9 @@ pub struct ShardDone {
 pub enum MergeMsg {
     Reader(ReaderBatch),
     Shard(ShardOut),
+    /// The shard read all its input: the records its last timers removed.
+    /// Its end-of-input flush follows on its flush channel.
+    Flushing(usize, Vec<ConnRecord>),
     Done(ShardDone),
 }
 
@@ -197,6 +201,10 @@ pub struct Merger<'a> {
     reader: VecDeque<ReaderBatch>,
     shards: Vec<VecDeque<ShardOut>>,
     seq: Vec<u64>,
+    /// Records of each shard's end-of-input flush merged so far.
+    streamed: Vec<u64>,
+    /// Records each shard says its flush streamed.
+    flushed: Vec<u64>,
     heap: BinaryHeap<Reverse<Pending>>,
     final_weirds: Vec<(WeirdKey, WeirdRecord)>,
     report: MergeReport,
@@ -222,6 +230,8 @@ impl<'a> Merger<'a> {
             reader: VecDeque::new(),
             shards: (0..shards).map(|_| VecDeque::new()).collect(),
             seq: vec![0; shards],
+            streamed: vec![0; shards],
+            flushed: vec![0; shards],
             heap: BinaryHeap::new(),
             final_weirds: Vec::new(),
             report: MergeReport {
@@ -232,7 +242,12 @@ impl<'a> Merger<'a> {
     }
 
     /// Takes messages until every sender is gone, then writes the rest.
-    pub fn run(mut self, input: crossbeam_channel::Receiver<MergeMsg>) -> MergeReport {
+    pub fn run(
+        mut self,
+        input: crossbeam_channel::Receiver<MergeMsg>,
+        flush: Vec<crossbeam_channel::Receiver<Vec<ConnRecord>>>,
+    ) -> MergeReport {
+        let mut flushing = 0;
         for msg in input.iter() {
             match msg {
                 MergeMsg::Reader(b) => self.reader.push_back(b),
@@ -240,6 +255,17 @@ impl<'a> Merger<'a> {
                     let records = std::mem::take(&mut out.records);
                     self.hold(out.shard, records);
                     self.shards[out.shard].push_back(out);
+                }
+                MergeMsg::Flushing(shard, records) => {
+                    self.report.flushed_at_end += records.len() as u64;
+                    self.hold(shard, records);
+                    flushing += 1;
+                    if flushing == flush.len() {
+                        while self.batch_complete() {
+                            self.settle_batch();
+                        }
+                        self.final_merge(&flush);
+                    }
                 }
                 MergeMsg::Done(d) => self.shard_done(d),
             }
@@ -250,6 +276,9 @@ impl<'a> Merger<'a> {
                 self.reopen();
             }
         }
+        // Every record a shard flushed was merged and written (or the run
+        // is not clean: the conservation tests check it).
+        self.report.clean &= self.flushed == self.streamed;
         // Every batch was settled (shards finish them all before their
         // flush); what is left is final.
         while let Some(Reverse(p)) = self.heap.pop() {
@@ -343,20 +372,56 @@ impl<'a> Merger<'a> {
 
     fn hold(&mut self, shard: usize, records: Vec<ConnRecord>) {
         for record in records {
-            let seq = self.seq[shard];
-            self.seq[shard] += 1;
-            self.heap.push(Reverse(Pending {
-                order: record.order,
-                shard,
-                seq,
-                record,
-            }));
+            let p = self.pending(shard, record);
+            self.heap.push(Reverse(p));
+        }
+    }
+
+    /// Every shard has read all its input: writes what is held, then merges
+    /// the shards' flush streams (each in `RemovalOrder`) as they come,
+    /// holding one chunk per shard.
+    fn final_merge(&mut self, flush: &[crossbeam_channel::Receiver<Vec<ConnRecord>>]) {
+        while let Some(Reverse(p)) = self.heap.pop() {
+            self.write(p.record);
+        }
+        let mut chunks: Vec<std::vec::IntoIter<ConnRecord>> =
+            flush.iter().map(|_| Vec::new().into_iter()).collect();
+        let next = |shard: usize, chunks: &mut Vec<std::vec::IntoIter<ConnRecord>>| loop {
+            if let Some(r) = chunks[shard].next() {
+                return Some(r);
+            }
+            chunks[shard] = flush[shard].recv().ok()?.into_iter();
+        };
+        let mut heads = BinaryHeap::new();
+        for shard in 0..flush.len() {
+            if let Some(record) = next(shard, &mut chunks) {
+                heads.push(Reverse(self.pending(shard, record)));
+            }
+        }
+        while let Some(Reverse(p)) = heads.pop() {
+            let shard = p.shard;
+            self.report.flushed_at_end += 1;
+            self.streamed[shard] += 1;
+            self.write(p.record);
+            if let Some(record) = next(shard, &mut chunks) {
+                heads.push(Reverse(self.pending(shard, record)));
+            }
+        }
+    }
+
+    fn pending(&mut self, shard: usize, record: ConnRecord) -> Pending {
+        let seq = self.seq[shard];
+        self.seq[shard] += 1;
+        Pending {
+            order: record.order,
+            shard,
+            seq,
+            record,
         }
     }
 
     fn shard_done(&mut self, d: ShardDone) {
-        self.report.flushed_at_end += d.records.len() as u64;
-        self.hold(d.shard, d.records);
+        self.flushed[d.shard] = d.flushed;
         self.final_weirds.extend(d.weirds);
         add_stats(&mut self.report.tracker, &d.stats);
         for (k, v) in d.weird_counts {

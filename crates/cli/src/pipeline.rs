@@ -329,6 +329,10 @@ pub fn run(opts: &Options, signals: &Signals) -> Result<Report> {
     let stop = AtomicBool::new(false);
     let (reader, merged) = std::thread::scope(|scope| {
         let (merge_tx, merge_rx) = bounded(QUEUE * (shards + 1));
+        // The end-of-input flush of each shard streams through its own small
+        // channel, so neither side ever holds all the open connections'
+        // records at once (see merge.rs).
+        let (flush_tx, flush_rx): (Vec<_>, Vec<_>) = (0..shards).map(|_| bounded(2)).unzip();
         let stop = &stop;
         let hup = &*signals.hup;
         let merger = spawn(scope, "merger".into(), move || {
@@ -349,19 +353,19 @@ pub fn run(opts: &Options, signals: &Signals) -> Result<Report> {
                 reopen: Box::new(move |append| open_sink(opts, append)),
                 rotate_us: opts.rotate.map(|s| s as i64 * 1_000_000),
             };
-            Merger::new(shards, log, weird_sink, stop, hup).run(merge_rx)
+            Merger::new(shards, log, weird_sink, stop, hup).run(merge_rx, flush_rx)
         });
         let (spent_tx, spent_rx) = bounded((QUEUE + 2) * shards);
         let mut inputs = Vec::with_capacity(shards);
         let mut workers = Vec::with_capacity(shards);
-        for id in 0..shards {
+        for (id, flush) in flush_tx.into_iter().enumerate() {
             let (tx, rx) = bounded(QUEUE);
             let out = merge_tx.clone();
             let cfg = track.clone();
             let spent = spent_tx.clone();
             let open = open_conns.clone();
             workers.push(spawn(scope, format!("shard-{id}"), move || {
-                shard::run(id, cfg, rx, out, spent, open)
+                shard::run(id, cfg, rx, out, flush, spent, open)
             }));
             inputs.push(tx);
         }

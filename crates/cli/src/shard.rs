@@ -49,6 +49,7 @@ pub fn run(
     cfg: TrackConfig,
     input: Receiver<ShardBatch>,
     output: Sender<MergeMsg>,
+    flush: Sender<Vec<ConnRecord>>,
     spent: Sender<Vec<ShardPacket>>,
     open_conns: Arc<AtomicI64>,
 ) {
@@ -132,7 +133,24 @@ pub fn run(
             advance(&mut tracker, end, &mut shard_now, &mut emit);
         }
     }
-    tracker.finish(&mut emit);
+    // Records removed so far go the usual way; the flush streams after the
+    // `Flushing` mark, in `RemovalOrder`: the attempt timers fired at the
+    // end (phase 1, few; sorted here) come first, then every connection
+    // still open in key order (phase 2).
+    if output.send(MergeMsg::Flushing(id, records)).is_err() {
+        return;
+    }
+    let mut stream = FlushStream {
+        out: &flush,
+        phase1: Vec::new(),
+        chunk: Vec::with_capacity(FLUSH_CHUNK),
+        count: 0,
+        open: true,
+    };
+    tracker.finish(&mut |r| stream.push(r));
+    stream.end();
+    let flushed = stream.count;
+    drop(flush);
     let weirds = tracker
         .weird_records
         .drain(..)
@@ -151,7 +169,7 @@ pub fn run(
         .collect();
     let done = ShardDone {
         shard: id,
-        records,
+        flushed,
         weirds,
         stats: tracker.stats.clone(),
         weird_counts: tracker
@@ -163,6 +181,64 @@ pub fn run(
         clean: tracker.is_empty() && tracker.pending_timers() == 0,
     };
     let _ = output.send(MergeMsg::Done(done));
+}
+
+/// Records per message of the end-of-input flush.
+const FLUSH_CHUNK: usize = 1024;
+
+/// The shard's side of the streamed flush.
+struct FlushStream<'a> {
+    out: &'a Sender<Vec<ConnRecord>>,
+    phase1: Vec<ConnRecord>,
+    chunk: Vec<ConnRecord>,
+    count: u64,
+    /// The merger still listens.
+    open: bool,
+}
+
+impl FlushStream<'_> {
+    fn push(&mut self, r: ConnRecord) {
+        self.count += 1;
+        if r.order.phase == 1 {
+            self.phase1.push(r);
+            return;
+        }
+        self.release_phase1();
+        self.chunk.push(r);
+        if self.chunk.len() >= FLUSH_CHUNK {
+            self.send();
+        }
+    }
+
+    /// Phase-1 records leave in `RemovalOrder` (timers fire by due time and
+    /// schedule order; the stable sort keeps the latter among equals).
+    fn release_phase1(&mut self) {
+        if self.phase1.is_empty() {
+            return;
+        }
+        let mut p = std::mem::take(&mut self.phase1);
+        p.sort_by(|a, b| a.order.cmp(&b.order));
+        for r in p {
+            self.chunk.push(r);
+            if self.chunk.len() >= FLUSH_CHUNK {
+                self.send();
+            }
+        }
+    }
+
+    fn send(&mut self) {
+        let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(FLUSH_CHUNK));
+        if self.open && self.out.send(chunk).is_err() {
+            self.open = false;
+        }
+    }
+
+    fn end(&mut self) {
+        self.release_phase1();
+        if !self.chunk.is_empty() {
+            self.send();
+        }
+    }
 }
 
 fn advance(
