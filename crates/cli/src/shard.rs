@@ -217,7 +217,7 @@ impl FlushStream<'_> {
             return;
         }
         let mut p = std::mem::take(&mut self.phase1);
-        p.sort_by(|a, b| a.order.cmp(&b.order));
+        p.sort_by_key(|r| r.order);
         for r in p {
             self.chunk.push(r);
             if self.chunk.len() >= FLUSH_CHUNK {
