@@ -1599,7 +1599,7 @@ mod size_guard {
             size_of::<Option<super::Conn>>()
         );
         assert!(
-            size_of::<super::tcp::TcpConn>() <= 320,
+            size_of::<super::tcp::TcpConn>() <= 240,
             "{}",
             size_of::<super::tcp::TcpConn>()
         );

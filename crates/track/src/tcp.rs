@@ -65,90 +65,119 @@ fn full_seq(seq: u32, wraps: u32) -> u64 {
 
 /// Byte ranges of one direction's stream in relative sequence space (the
 /// first data byte is 1), buffered until the peer acknowledges them (§4.7).
+/// Allocated when the direction first carries data: a connection that never
+/// does (a scan, a handshake, an idle session) pays one pointer for it.
+#[derive(Clone, Debug, Default)]
+struct Reassembler(Option<Box<Ranges>>);
+
 #[derive(Clone, Debug)]
-struct Reassembler {
+struct Ranges {
     /// Everything below has been delivered or declared missing.
     last_reassem: u64,
     /// Everything below has been acknowledged and forgotten.
     trim_seq: u64,
     /// Sorted, disjoint `[seq, upper)` ranges above `trim_seq`.
     blocks: Vec<(u64, u64)>,
-    /// Gave up on this direction (too much data without acks).
-    skip: bool,
-    did_eof: bool,
 }
 
-impl Default for Reassembler {
+impl Default for Ranges {
     fn default() -> Self {
-        Reassembler {
+        Ranges {
             last_reassem: 1,
             trim_seq: 1,
             blocks: Vec::new(),
-            skip: false,
-            did_eof: false,
         }
     }
 }
 
 impl Reassembler {
+    fn last_reassem(&self) -> u64 {
+        self.0.as_ref().map_or(1, |r| r.last_reassem)
+    }
+
+    fn trim_seq(&self) -> u64 {
+        self.0.as_ref().map_or(1, |r| r.trim_seq)
+    }
+
+    fn blocks(&self) -> &[(u64, u64)] {
+        self.0.as_ref().map_or(&[], |r| &r.blocks)
+    }
+
+    fn ranges(&mut self) -> &mut Ranges {
+        self.0.get_or_insert_with(Default::default)
+    }
+
+    fn set_last_reassem(&mut self, seq: u64) {
+        if seq != self.last_reassem() {
+            self.ranges().last_reassem = seq;
+        }
+    }
+
+    fn clear_blocks(&mut self) {
+        if let Some(r) = &mut self.0 {
+            r.blocks = Vec::new();
+        }
+    }
+
     fn has_blocks(&self) -> bool {
-        !self.blocks.is_empty()
+        !self.blocks().is_empty()
     }
 
     fn undelivered_bytes(&self) -> u64 {
-        self.blocks
+        self.blocks()
             .last()
-            .map_or(0, |&(_, upper)| upper.saturating_sub(self.last_reassem))
+            .map_or(0, |&(_, upper)| upper.saturating_sub(self.last_reassem()))
     }
 
     fn data_size(&self) -> u64 {
-        self.blocks.iter().map(|&(s, u)| u - s).sum()
+        self.blocks().iter().map(|&(s, u)| u - s).sum()
     }
 
     /// Adds `[seq, upper)` minus what is already held, then delivers any
     /// run that now starts at `last_reassem`.
     fn insert(&mut self, seq: u64, upper: u64) {
-        if upper <= self.trim_seq || seq >= upper {
+        if upper <= self.trim_seq() || seq >= upper {
             return;
         }
-        let seq = seq.max(self.trim_seq);
+        let r = self.ranges();
+        let seq = seq.max(r.trim_seq);
         // Merge into the sorted list; content is not kept, so overlapping
         // ranges simply coalesce.
-        let pos = self.blocks.partition_point(|&(_, u)| u < seq);
+        let pos = r.blocks.partition_point(|&(_, u)| u < seq);
         let mut lo = seq;
         let mut hi = upper;
         let mut end = pos;
-        while end < self.blocks.len() && self.blocks[end].0 <= hi {
-            lo = lo.min(self.blocks[end].0);
-            hi = hi.max(self.blocks[end].1);
+        while end < r.blocks.len() && r.blocks[end].0 <= hi {
+            lo = lo.min(r.blocks[end].0);
+            hi = hi.max(r.blocks[end].1);
             end += 1;
         }
-        self.blocks.splice(pos..end, std::iter::once((lo, hi)));
-        self.deliver_from_front();
-    }
-
-    fn deliver_from_front(&mut self) {
-        for &(s, u) in &self.blocks {
-            if s > self.last_reassem {
+        r.blocks.splice(pos..end, std::iter::once((lo, hi)));
+        for &(s, u) in &r.blocks {
+            if s > r.last_reassem {
                 break;
             }
-            if u > self.last_reassem {
-                self.last_reassem = u;
+            if u > r.last_reassem {
+                r.last_reassem = u;
             }
         }
     }
 
     /// Forgets acknowledged ranges below `seq`.
     fn trim_blocks(&mut self, seq: u64) {
-        let keep = self.blocks.partition_point(|&(_, u)| u <= seq);
-        self.blocks.drain(..keep);
-        if let Some(first) = self.blocks.first_mut() {
+        if seq <= self.trim_seq() && !self.has_blocks() {
+            return;
+        }
+        let r = self.ranges();
+        let keep = r.blocks.partition_point(|&(_, u)| u <= seq);
+        r.blocks.drain(..keep);
+        if let Some(first) = r.blocks.first_mut() {
             if first.0 < seq {
                 first.0 = seq;
             }
         }
-        if seq > self.trim_seq {
-            self.trim_seq = seq;
+        if seq > r.trim_seq {
+            r.trim_seq = seq;
         }
     }
 }
@@ -174,6 +203,9 @@ pub(crate) struct Endpoint {
     zero_windows: Scaled,
     gaps: Scaled,
     reasm: Reassembler,
+    /// Gave up on this direction's ranges (too much data without acks).
+    reasm_skip: bool,
+    did_eof: bool,
     /// Content gaps counted for this direction (`missed_bytes`).
     pub missed: u64,
     /// Window scale option of this endpoint's SYN, and the last advertised
@@ -1004,10 +1036,10 @@ impl TcpConn {
         if ep.fin_cnt > 0 && seq >= ep.fin_seq {
             seq = ep.fin_seq.wrapping_sub(1);
         }
-        if seq <= ep.reasm.trim_seq {
+        if seq <= ep.reasm.trim_seq() {
             return;
         }
-        if seq > ep.reasm.last_reassem {
+        if seq > ep.reasm.last_reassem() {
             self.undelivered(x, seq, ctx);
         }
         self.ep[x].reasm.trim_blocks(seq);
@@ -1022,10 +1054,10 @@ impl TcpConn {
         }
         let clean = self.ep[x].is_clean() && self.ep[1 - x].is_clean();
         let ep = &mut self.ep[x];
-        if !ep.reasm.skip {
-            let mut cur = ep.reasm.last_reassem;
+        if !ep.reasm_skip {
+            let mut cur = ep.reasm.last_reassem();
             let mut missing = 0u64;
-            for &(s, u) in &ep.reasm.blocks {
+            for &(s, u) in ep.reasm.blocks() {
                 if u <= cur {
                     continue;
                 }
@@ -1043,17 +1075,17 @@ impl TcpConn {
             if missing > 0 && clean {
                 ep.missed += missing;
                 // One gap event per hole; letters follow the scaled rule.
-                let holes = Self::count_holes(&ep.reasm.blocks, ep.reasm.last_reassem, up_to);
+                let holes = Self::count_holes(ep.reasm.blocks(), ep.reasm.last_reassem(), up_to);
                 for _ in 0..holes {
                     if ep.gaps.event() {
                         ctx.history.add(b'G', x == 0);
                     }
                 }
             }
-            ep.reasm.last_reassem = cur;
+            ep.reasm.set_last_reassem(cur);
         }
-        if up_to > ep.reasm.last_reassem {
-            ep.reasm.last_reassem = up_to;
+        if up_to > ep.reasm.last_reassem() {
+            ep.reasm.set_last_reassem(up_to);
         }
     }
 
@@ -1080,7 +1112,7 @@ impl TcpConn {
 
     fn data_sent(&mut self, e: usize, seq: u64, len: u64, ctx: &mut TcpCtx) {
         let ep = &mut self.ep[e];
-        if ep.reasm.skip {
+        if ep.reasm_skip {
             return;
         }
         let ack = ep.to_relative(ep.ack_seq, ep.ack_wraps);
@@ -1096,27 +1128,27 @@ impl TcpConn {
         // Delivered data is kept until acked, unless nothing was ever acked
         // and the endpoint has sent more than an initial window.
         if ep.no_data_acked() && ep.raw_size() > MAX_INITIAL_WINDOW {
-            let lr = ep.reasm.last_reassem;
+            let lr = ep.reasm.last_reassem();
             ep.reasm.trim_blocks(lr);
         }
         if ep.no_data_acked() && ep.reasm.undelivered_bytes() > MAX_ABOVE_HOLE_WITHOUT_ACKS {
             ctx.weirds.add("above_hole_data_without_any_acks");
-            ep.reasm.blocks.clear();
-            ep.reasm.skip = true;
+            ep.reasm.clear_blocks();
+            ep.reasm_skip = true;
         }
         if ep.reasm.data_size() > EXCESSIVE_DATA_WITHOUT_ACKS {
             ctx.weirds.add("excessive_data_without_further_acks");
-            ep.reasm.blocks.clear();
-            ep.reasm.skip = true;
+            ep.reasm.clear_blocks();
+            ep.reasm_skip = true;
         }
     }
 
     fn data_pending(&self, x: usize) -> bool {
         let ep = &self.ep[x];
-        if ep.reasm.skip {
+        if ep.reasm_skip {
             return false;
         }
-        let delivered = ep.start_seq.wrapping_add(ep.reasm.last_reassem as i64) as u64;
+        let delivered = ep.start_seq.wrapping_add(ep.reasm.last_reassem() as i64) as u64;
         let last = full_seq(ep.last_seq, ep.seq_wraps);
         if last < delivered {
             return false;
@@ -1129,11 +1161,11 @@ impl TcpConn {
 
     fn check_eof(&mut self, x: usize, ctx: &mut TcpCtx) {
         let ep = &self.ep[x];
-        if !ep.reasm.did_eof
+        if !ep.did_eof
             && (ep.fin_cnt > 0 || matches!(ep.state, TcpState::Closed | TcpState::Reset))
             && !self.data_pending(x)
         {
-            self.ep[x].reasm.did_eof = true;
+            self.ep[x].did_eof = true;
             if self.close_deferred {
                 if self.data_pending(x) && self.both_closed() {
                     ctx.weirds.add("pending_data_when_closed");
