@@ -3,151 +3,15 @@
 //! decoded with `quartet-decode` (checksums verified) and fed to the tracker;
 //! every test asserts the exact rows and the tracker's bookkeeping invariants.
 
-use std::net::SocketAddr;
-use std::time::Duration;
+mod common;
 
-use quartet_decode::{decode, DecodeConfig, Decoded};
-use quartet_record::{ConnRecord, ConnState, Proto};
-use quartet_testkit::{linktype, Conversation, Dir, Packet, PacketBuilder, Tcp, TcpFlags};
-use quartet_track::{TrackConfig, Tracker};
-use quartet_wire::{Addr, Timestamp};
+use quartet_record::{ConnState, Proto};
+use quartet_testkit::{Conversation, Dir, Packet, PacketBuilder, Tcp, TcpFlags};
+use quartet_wire::Timestamp;
 
-/// 2001-09-09 01:46:40 UTC: an arbitrary, round start time.
-const T0: u64 = 1_000_000_000;
-
-/// `T0 + micros`.
-fn at(micros: u64) -> Duration {
-    Duration::from_secs(T0) + Duration::from_micros(micros)
-}
-
-fn ms(n: u64) -> u64 {
-    n * 1_000
-}
-
-fn secs(n: u64) -> u64 {
-    n * 1_000_000
-}
-
-fn sa(s: &str) -> SocketAddr {
-    s.parse().unwrap()
-}
-
-fn addr(s: &str) -> Addr {
-    Addr::from(s.parse::<std::net::IpAddr>().unwrap())
-}
-
-/// A record and the packet (index into the input) whose processing emitted
-/// it; `None` for records flushed by `finish`.
-struct Emitted {
-    during: Option<usize>,
-    rec: ConnRecord,
-}
-
-/// Decodes and tracks `packets` (in the given order), finishes, and checks
-/// the invariants every run must satisfy.
-fn track(packets: &[Packet]) -> Vec<Emitted> {
-    let mut tracker = Tracker::new(TrackConfig::default());
-    let cfg = DecodeConfig {
-        ignore_checksums: false,
-    };
-    let mut out: Vec<Emitted> = Vec::new();
-    let mut decoded = Vec::new();
-    for (i, p) in packets.iter().enumerate() {
-        decoded.clear();
-        let ts = Timestamp::from_micros(p.ts.as_micros() as i64);
-        decode(
-            &cfg,
-            ts,
-            linktype::ETHERNET,
-            p.frame.len() as u32,
-            &p.frame,
-            &mut decoded,
-        );
-        let mut n = 0;
-        for d in &decoded {
-            if let Decoded::Packet(m) = d {
-                n += 1;
-                tracker.process(m, &mut |rec| {
-                    out.push(Emitted {
-                        during: Some(i),
-                        rec,
-                    })
-                });
-            }
-        }
-        assert_eq!(
-            n, 1,
-            "packet {i} did not decode to one PacketMeta: {decoded:?}"
-        );
-    }
-    tracker.finish(&mut |rec| out.push(Emitted { during: None, rec }));
-
-    assert_eq!(tracker.len(), 0, "connections left after finish");
-    assert_eq!(tracker.pending_timers(), 0, "timers left after finish");
-    let pkts: u64 = out.iter().map(|e| e.rec.orig_pkts + e.rec.resp_pkts).sum();
-    assert_eq!(tracker.stats.counted, pkts, "stats.counted vs records");
-    assert_eq!(tracker.stats.conns_created, out.len() as u64);
-    assert_eq!(tracker.stats.conns_removed, out.len() as u64);
-    let mut uids: Vec<_> = out.iter().map(|e| e.rec.uid).collect();
-    uids.sort();
-    uids.dedup();
-    assert_eq!(uids.len(), out.len(), "every row has its own uid");
-    out
-}
-
-fn records(packets: &[Packet]) -> Vec<ConnRecord> {
-    track(packets).into_iter().map(|e| e.rec).collect()
-}
-
-/// The columns every test compares, in a form that prints well on failure.
-#[derive(Debug, PartialEq, Eq)]
-struct Row {
-    orig: (Addr, u16),
-    resp: (Addr, u16),
-    state: ConnState,
-    history: String,
-    duration: Option<i64>,
-    bytes: (u64, u64),
-    orig_pkts: (u64, u64),
-    resp_pkts: (u64, u64),
-}
-
-fn row(r: &ConnRecord) -> Row {
-    Row {
-        orig: (r.orig_h, r.orig_p),
-        resp: (r.resp_h, r.resp_p),
-        state: r.conn_state,
-        history: r.history.clone(),
-        duration: r.duration_micros(),
-        bytes: (r.orig_bytes, r.resp_bytes),
-        orig_pkts: (r.orig_pkts, r.orig_ip_bytes),
-        resp_pkts: (r.resp_pkts, r.resp_ip_bytes),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn expect(
-    orig: &str,
-    resp: &str,
-    state: ConnState,
-    history: &str,
-    duration: Option<i64>,
-    bytes: (u64, u64),
-    orig_pkts: (u64, u64),
-    resp_pkts: (u64, u64),
-) -> Row {
-    let (o, r) = (sa(orig), sa(resp));
-    Row {
-        orig: (Addr::from(o.ip()), o.port()),
-        resp: (Addr::from(r.ip()), r.port()),
-        state,
-        history: history.to_string(),
-        duration,
-        bytes,
-        orig_pkts,
-        resp_pkts,
-    }
-}
+use common::{
+    addr, at, emitted_rows, expect, ms, records, row, rows, sa, secs, seg, sorted, track, udp,
+};
 
 const C: &str = "10.0.0.1:40000";
 const S: &str = "10.0.0.2:80";
@@ -156,21 +20,6 @@ const S_PLAIN: &str = "10.0.0.2:7000";
 
 fn conv(client: &str, server: &str) -> Conversation {
     Conversation::new(sa(client), sa(server))
-}
-
-/// A bare segment, for flags or fields `Conversation` does not offer.
-fn seg(t: Duration, src: &str, dst: &str, tcp: Tcp, len: usize) -> Packet {
-    Packet {
-        ts: t,
-        frame: PacketBuilder::tcp(sa(src), sa(dst), tcp)
-            .payload_len(len)
-            .build(),
-    }
-}
-
-fn sorted(mut p: Vec<Packet>) -> Vec<Packet> {
-    p.sort_by_key(|p| p.ts); // stable
-    p
 }
 
 // ---------------------------------------------------------------------------
@@ -197,6 +46,7 @@ fn e3_rstr_trailing_rst_excluded_from_duration() {
         expect(
             "192.168.2.1:55179",
             "192.168.2.158:2200",
+            Proto::Tcp,
             ConnState::RSTR,
             "ShADadFr",
             Some(ms(700) as i64),
@@ -225,13 +75,13 @@ fn e4_shr_then_oth_then_rstrh_on_one_tuple() {
         .rst_c2s(at(10_270_160))
         .rst_s2c(at(26_320_203));
     let out = track(c.packets());
-    let rows: Vec<Row> = out.iter().map(|e| row(&e.rec)).collect();
     assert_eq!(
-        rows,
+        emitted_rows(&out),
         vec![
             expect(
                 client,
                 server,
+                Proto::Tcp,
                 ConnState::SHR,
                 "^fA",
                 Some(357),
@@ -242,6 +92,7 @@ fn e4_shr_then_oth_then_rstrh_on_one_tuple() {
             expect(
                 client,
                 server,
+                Proto::Tcp,
                 ConnState::OTH,
                 "R",
                 None,
@@ -252,6 +103,7 @@ fn e4_shr_then_oth_then_rstrh_on_one_tuple() {
             expect(
                 client,
                 server,
+                Proto::Tcp,
                 ConnState::RSTRH,
                 "^r",
                 None,
@@ -281,12 +133,7 @@ fn e5_repeated_syn_same_isn_is_one_s0_row() {
     c.syn(at(0)).syn(at(1_018));
     let mut packets = c.into_packets();
     // An unrelated packet exactly 5 s after the first SYN fires the timer.
-    packets.push(Packet {
-        ts: at(secs(5)),
-        frame: PacketBuilder::udp(sa("10.9.9.9:1111"), sa("10.9.9.8:2222"))
-            .payload_len(4)
-            .build(),
-    });
+    packets.push(udp(at(secs(5)), "10.9.9.9:1111", "10.9.9.8:2222", 4));
     let out = track(&packets);
     assert_eq!(out.len(), 2);
     assert_eq!(
@@ -294,6 +141,7 @@ fn e5_repeated_syn_same_isn_is_one_s0_row() {
         expect(
             "1.1.1.6:57005",
             "2.2.2.2:48879",
+            Proto::Tcp,
             ConnState::S0,
             "S",
             Some(1_018),
@@ -326,6 +174,7 @@ fn e6_syn_rst_retried_syn_gives_one_rej_per_syn() {
         expect(
             client,
             server,
+            Proto::Tcp,
             ConnState::REJ,
             "Sr",
             Some(d),
@@ -334,8 +183,10 @@ fn e6_syn_rst_retried_syn_gives_one_rej_per_syn() {
             (1, 40),
         )
     };
-    let rows: Vec<Row> = out.iter().map(|e| row(&e.rec)).collect();
-    assert_eq!(rows, vec![rej(50_692), rej(60_847), rej(50_967)]);
+    assert_eq!(
+        emitted_rows(&out),
+        vec![rej(50_692), rej(60_847), rej(50_967)]
+    );
     assert_eq!(out[0].during, Some(2), "row 1 logged by the reuse");
     assert_eq!(out[1].during, Some(4), "row 2 logged by the reuse");
     assert_ne!(out[2].during, Some(4));
@@ -366,13 +217,13 @@ fn e7_bad_checksum_syn_then_synack_gives_oth_c_and_hcadf_sh() {
         .fin_s2c(at(63_810 + ms(28)))
         .send_with(at(ms(100)), Dir::C2S, 1_000_001, ack, 0, bad);
     let out = track(c.packets());
-    let rows: Vec<Row> = out.iter().map(|e| row(&e.rec)).collect();
     assert_eq!(
-        rows,
+        emitted_rows(&out),
         vec![
             expect(
                 client,
                 server,
+                Proto::Tcp,
                 ConnState::OTH,
                 "C",
                 None,
@@ -383,6 +234,7 @@ fn e7_bad_checksum_syn_then_synack_gives_oth_c_and_hcadf_sh() {
             expect(
                 server,
                 client,
+                Proto::Tcp,
                 ConnState::SH,
                 "HcADF",
                 Some(63_810),
@@ -403,25 +255,33 @@ fn e7_bad_checksum_syn_then_synack_gives_oth_c_and_hcadf_sh() {
     assert_eq!(out[1].rec.local_resp, Some(true));
 }
 
+const E10_CLIENT: &str = "10.0.0.1:51889";
+const E10_SERVER: &str = "192.168.0.1:80";
+
+/// E10's partial, two-sided connection (18 bytes from the client at 30 µs,
+/// the server's ACK at 40 µs) and the client's retransmission of its data
+/// at `retransmit_at` µs.
+fn e10_trace(retransmit_at: u64) -> Vec<Packet> {
+    let mut c = conv(E10_CLIENT, E10_SERVER).isn(100, 900);
+    c.data_c2s(at(30), 18)
+        .ack_s2c(at(40))
+        .retransmit(at(retransmit_at), Dir::C2S, 18);
+    c.into_packets()
+}
+
 /// E10: a retransmission exactly 300 s after the last packet of a partial,
 /// two-sided connection (tcp_inactivity_timeout, boundary inclusive) starts
 /// a new connection.
 #[test]
 fn e10_inactivity_boundary_is_inclusive() {
-    let client = "10.0.0.1:51889";
-    let server = "192.168.0.1:80";
-    let mut c = conv(client, server).isn(100, 900);
-    c.data_c2s(at(30), 18)
-        .ack_s2c(at(40))
-        .retransmit(at(40 + secs(300)), Dir::C2S, 18);
-    let out = track(c.packets());
-    let rows: Vec<Row> = out.iter().map(|e| row(&e.rec)).collect();
+    let out = track(&e10_trace(40 + secs(300)));
     assert_eq!(
-        rows,
+        emitted_rows(&out),
         vec![
             expect(
-                client,
-                server,
+                E10_CLIENT,
+                E10_SERVER,
+                Proto::Tcp,
                 ConnState::OTH,
                 "Da",
                 Some(10),
@@ -430,8 +290,9 @@ fn e10_inactivity_boundary_is_inclusive() {
                 (1, 40)
             ),
             expect(
-                client,
-                server,
+                E10_CLIENT,
+                E10_SERVER,
+                Proto::Tcp,
                 ConnState::OTH,
                 "D",
                 None,
@@ -448,18 +309,13 @@ fn e10_inactivity_boundary_is_inclusive() {
 /// the connection (`T`).
 #[test]
 fn e10_one_microsecond_before_the_boundary_joins() {
-    let client = "10.0.0.1:51889";
-    let server = "192.168.0.1:80";
-    let mut c = conv(client, server).isn(100, 900);
-    c.data_c2s(at(30), 18)
-        .ack_s2c(at(40))
-        .retransmit(at(39 + secs(300)), Dir::C2S, 18);
-    let recs = records(c.packets());
+    let recs = records(&e10_trace(39 + secs(300)));
     assert_eq!(
-        recs.iter().map(row).collect::<Vec<_>>(),
+        rows(&recs),
         vec![expect(
-            client,
-            server,
+            E10_CLIENT,
+            E10_SERVER,
+            Proto::Tcp,
             ConnState::OTH,
             "DaT",
             Some(secs(300) as i64 + 9),
@@ -486,13 +342,13 @@ fn attempt_timer_removes_s0_although_originator_keeps_sending() {
         .ack_c2s(at(secs(7)))
         .fin_c2s(at(secs(8)));
     let out = track(c.packets());
-    let rows: Vec<Row> = out.iter().map(|e| row(&e.rec)).collect();
     assert_eq!(
-        rows,
+        emitted_rows(&out),
         vec![
             expect(
                 C,
                 S,
+                Proto::Tcp,
                 ConnState::S0,
                 "SAD",
                 Some(secs(2) as i64),
@@ -503,6 +359,7 @@ fn attempt_timer_removes_s0_although_originator_keeps_sending() {
             expect(
                 C,
                 S,
+                Proto::Tcp,
                 ConnState::SH,
                 "DAF",
                 Some(secs(2) as i64),
@@ -522,10 +379,11 @@ fn attempt_timer_runs_at_end_of_input() {
     c.syn(at(0));
     let recs = records(c.packets());
     assert_eq!(
-        recs.iter().map(row).collect::<Vec<_>>(),
+        rows(&recs),
         vec![expect(
             C,
             S,
+            Proto::Tcp,
             ConnState::S0,
             "S",
             None,
@@ -547,10 +405,11 @@ fn lone_synack_is_oth() {
     c.synack(at(0));
     let recs = records(c.packets());
     assert_eq!(
-        recs.iter().map(row).collect::<Vec<_>>(),
+        rows(&recs),
         vec![expect(
             S_PLAIN,
             C,
+            Proto::Tcp,
             ConnState::OTH,
             "H",
             None,
@@ -568,10 +427,11 @@ fn syn_synack_is_s1() {
     c.syn(at(0)).synack(at(ms(20)));
     let recs = records(c.packets());
     assert_eq!(
-        recs.iter().map(row).collect::<Vec<_>>(),
+        rows(&recs),
         vec![expect(
             C,
             S,
+            Proto::Tcp,
             ConnState::S1,
             "Sh",
             Some(ms(20) as i64),
@@ -597,10 +457,11 @@ fn first_ack_after_lone_synack_flips_to_caret_h() {
         .ack_c2s(at(ms(60)));
     let recs = records(c.packets());
     assert_eq!(
-        recs.iter().map(row).collect::<Vec<_>>(),
+        rows(&recs),
         vec![expect(
             C,
             S_PLAIN,
+            Proto::Tcp,
             ConnState::SF,
             "^hADdFf",
             Some(ms(50) as i64),
@@ -627,10 +488,11 @@ fn fin_then_rst_then_peer_fin_is_sf() {
         .fin_s2c(at(ms(80)));
     let recs = records(c.packets());
     assert_eq!(
-        recs.iter().map(row).collect::<Vec<_>>(),
+        rows(&recs),
         vec![expect(
             C,
             S,
+            Proto::Tcp,
             ConnState::SF,
             "ShADadFRf",
             Some(ms(80) as i64),
@@ -659,10 +521,11 @@ fn sequence_wraparound_counts_more_than_4_gib() {
         .send(at(ms(30)), Dir::S2C, TcpFlags::FIN, 0);
     let recs = records(c.packets());
     assert_eq!(
-        recs.iter().map(row).collect::<Vec<_>>(),
+        rows(&recs),
         vec![expect(
             C,
             S,
+            Proto::Tcp,
             ConnState::SF,
             "ShADFf",
             Some(ms(30) as i64),
@@ -695,10 +558,11 @@ fn retransmission_letter_at_first_and_tenth() {
         }
         let recs = records(c.packets());
         assert_eq!(
-            recs.iter().map(row).collect::<Vec<_>>(),
+            rows(&recs),
             vec![expect(
                 C,
                 S,
+                Proto::Tcp,
                 ConnState::S1,
                 history,
                 Some(ms(10 + n - 1) as i64),
@@ -727,10 +591,11 @@ fn zero_window_records_w() {
     }
     let recs = records(&sorted(packets));
     assert_eq!(
-        recs.iter().map(row).collect::<Vec<_>>(),
+        rows(&recs),
         vec![expect(
             C,
             S,
+            Proto::Tcp,
             ConnState::S1,
             "ShADaw",
             Some(ms(5) as i64),

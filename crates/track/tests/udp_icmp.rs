@@ -1,143 +1,12 @@
 //! UDP (§5), ICMP (§3.3, §6) and unknown-transport (§7) rules, one test per
 //! rule, on decoded frames built with `quartet-testkit`.
 
-use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+mod common;
 
-use quartet_decode::{decode, DecodeConfig, Decoded};
-use quartet_record::{ConnRecord, ConnState, Proto};
-use quartet_testkit::{linktype, Icmp, Packet, PacketBuilder};
-use quartet_track::{TrackConfig, Tracker};
-use quartet_wire::{Addr, Timestamp};
+use quartet_record::{ConnState, Proto};
+use quartet_testkit::{Icmp, PacketBuilder};
 
-const T0: u64 = 1_000_000_000;
-
-fn at(micros: u64) -> Duration {
-    Duration::from_secs(T0) + Duration::from_micros(micros)
-}
-
-fn sa(s: &str) -> SocketAddr {
-    s.parse().unwrap()
-}
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
-
-fn addr(s: &str) -> Addr {
-    Addr::from(ip(s))
-}
-
-fn pkt(t: Duration, b: PacketBuilder) -> Packet {
-    Packet {
-        ts: t,
-        frame: b.build(),
-    }
-}
-
-fn udp(t: Duration, src: &str, dst: &str, len: usize) -> Packet {
-    pkt(t, PacketBuilder::udp(sa(src), sa(dst)).payload_len(len))
-}
-
-/// Records with the index of the packet whose processing emitted them
-/// (`None`: flushed by `finish`), after checking the run's invariants.
-fn track(packets: &[Packet]) -> Vec<(Option<usize>, ConnRecord)> {
-    let mut tracker = Tracker::new(TrackConfig::default());
-    let cfg = DecodeConfig {
-        ignore_checksums: false,
-    };
-    let mut out = Vec::new();
-    let mut decoded = Vec::new();
-    for (i, p) in packets.iter().enumerate() {
-        decoded.clear();
-        let ts = Timestamp::from_micros(p.ts.as_micros() as i64);
-        decode(
-            &cfg,
-            ts,
-            linktype::ETHERNET,
-            p.frame.len() as u32,
-            &p.frame,
-            &mut decoded,
-        );
-        let metas: Vec<_> = decoded
-            .iter()
-            .filter_map(|d| match d {
-                Decoded::Packet(m) => Some(m),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(metas.len(), 1, "packet {i}: {decoded:?}");
-        tracker.process(metas[0], &mut |r| out.push((Some(i), r)));
-    }
-    tracker.finish(&mut |r| out.push((None, r)));
-    assert_eq!(tracker.len(), 0);
-    assert_eq!(tracker.pending_timers(), 0);
-    let pkts: u64 = out.iter().map(|(_, r)| r.orig_pkts + r.resp_pkts).sum();
-    assert_eq!(tracker.stats.counted, pkts);
-    assert_eq!(tracker.stats.conns_created, out.len() as u64);
-    assert_eq!(tracker.stats.conns_removed, out.len() as u64);
-    out
-}
-
-fn records(packets: &[Packet]) -> Vec<ConnRecord> {
-    track(packets).into_iter().map(|(_, r)| r).collect()
-}
-
-#[derive(Debug, PartialEq, Eq)]
-struct Row {
-    orig: (Addr, u16),
-    resp: (Addr, u16),
-    proto: Proto,
-    state: ConnState,
-    history: String,
-    duration: Option<i64>,
-    bytes: (u64, u64),
-    orig_pkts: (u64, u64),
-    resp_pkts: (u64, u64),
-}
-
-fn row(r: &ConnRecord) -> Row {
-    Row {
-        orig: (r.orig_h, r.orig_p),
-        resp: (r.resp_h, r.resp_p),
-        proto: r.proto,
-        state: r.conn_state,
-        history: r.history.clone(),
-        duration: r.duration_micros(),
-        bytes: (r.orig_bytes, r.resp_bytes),
-        orig_pkts: (r.orig_pkts, r.orig_ip_bytes),
-        resp_pkts: (r.resp_pkts, r.resp_ip_bytes),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn expect(
-    orig: (&str, u16),
-    resp: (&str, u16),
-    proto: Proto,
-    state: ConnState,
-    history: &str,
-    duration: Option<i64>,
-    bytes: (u64, u64),
-    orig_pkts: (u64, u64),
-    resp_pkts: (u64, u64),
-) -> Row {
-    Row {
-        orig: (addr(orig.0), orig.1),
-        resp: (addr(resp.0), resp.1),
-        proto,
-        state,
-        history: history.to_string(),
-        duration,
-        bytes,
-        orig_pkts,
-        resp_pkts,
-    }
-}
-
-fn rows(recs: &[ConnRecord]) -> Vec<Row> {
-    recs.iter().map(row).collect()
-}
+use common::{at, expect, ip, pkt, records, rows, sa, track, udp};
 
 // ---------------------------------------------------------------------------
 // UDP
@@ -153,8 +22,8 @@ fn udp_request_and_reply_is_dd_sf() {
     assert_eq!(
         rows(&recs),
         vec![expect(
-            ("10.0.0.1", 40000),
-            ("10.0.0.2", 5000),
+            "10.0.0.1:40000",
+            "10.0.0.2:5000",
             Proto::Udp,
             ConnState::SF,
             "Dd",
@@ -175,8 +44,8 @@ fn udp_reply_only_is_flipped_caret_d_shr() {
     assert_eq!(
         rows(&recs),
         vec![expect(
-            ("10.0.0.1", 40000),
-            ("10.0.0.2", 161),
+            "10.0.0.1:40000",
+            "10.0.0.2:161",
             Proto::Udp,
             ConnState::SHR,
             "^d",
@@ -198,8 +67,8 @@ fn udp_empty_datagrams_still_record_d() {
     assert_eq!(
         rows(&recs),
         vec![expect(
-            ("10.0.0.1", 40000),
-            ("10.0.0.2", 5000),
+            "10.0.0.1:40000",
+            "10.0.0.2:5000",
             Proto::Udp,
             ConnState::SF,
             "Dd",
@@ -217,8 +86,8 @@ fn udp_empty_datagrams_still_record_d() {
     assert_eq!(
         rows(&recs),
         vec![expect(
-            ("10.0.0.1", 40001),
-            ("10.0.0.2", 5000),
+            "10.0.0.1:40001",
+            "10.0.0.2:5000",
             Proto::Udp,
             ConnState::S0,
             "D",
@@ -243,8 +112,8 @@ fn udp_bad_checksum_only_is_oth_c() {
     assert_eq!(
         rows(&recs),
         vec![expect(
-            ("10.0.0.1", 40000),
-            ("10.0.0.2", 5000),
+            "10.0.0.1:40000",
+            "10.0.0.2:5000",
             Proto::Udp,
             ConnState::OTH,
             "C",
@@ -264,9 +133,9 @@ fn udp_inactivity_boundary_is_inclusive() {
     let b = "10.0.0.2:5000";
     let out = track(&[udp(at(0), a, b, 1), udp(at(60_000_000), a, b, 1)]);
     assert_eq!(out.len(), 2);
-    assert_eq!(out[0].0, Some(1));
-    assert_eq!(out[0].1.orig_pkts, 1);
-    assert_eq!(out[1].1.orig_pkts, 1);
+    assert_eq!(out[0].during, Some(1));
+    assert_eq!(out[0].rec.orig_pkts, 1);
+    assert_eq!(out[1].rec.orig_pkts, 1);
 
     let recs = records(&[udp(at(0), a, b, 1), udp(at(59_999_999), a, b, 1)]);
     assert_eq!(recs.len(), 1);
@@ -292,19 +161,23 @@ fn udp_dns_session_ends_after_ten_idle_seconds() {
     };
     let split = pause(16_000_000, dns);
     assert_eq!(split.len(), 2);
-    assert_eq!(split[0].0, Some(2), "removed when the third packet came");
-    assert_eq!((split[0].1.orig_pkts, split[0].1.resp_pkts), (1, 1));
-    assert_eq!(split[0].1.duration_micros(), Some(100_000));
-    assert_eq!((split[1].1.orig_pkts, split[1].1.resp_pkts), (1, 1));
-    assert_eq!(split[1].1.history, "Dd");
+    assert_eq!(
+        split[0].during,
+        Some(2),
+        "removed when the third packet came"
+    );
+    assert_eq!((split[0].rec.orig_pkts, split[0].rec.resp_pkts), (1, 1));
+    assert_eq!(split[0].rec.duration_micros(), Some(100_000));
+    assert_eq!((split[1].rec.orig_pkts, split[1].rec.resp_pkts), (1, 1));
+    assert_eq!(split[1].rec.history, "Dd");
 
     let kept = pause(9_000_000, dns);
     assert_eq!(kept.len(), 1);
-    assert_eq!((kept[0].1.orig_pkts, kept[0].1.resp_pkts), (2, 2));
+    assert_eq!((kept[0].rec.orig_pkts, kept[0].rec.resp_pkts), (2, 2));
 
     let other = pause(16_000_000, "10.0.0.2:5000");
     assert_eq!(other.len(), 1);
-    assert_eq!((other[0].1.orig_pkts, other[0].1.resp_pkts), (2, 2));
+    assert_eq!((other[0].rec.orig_pkts, other[0].rec.resp_pkts), (2, 2));
 }
 
 // ---------------------------------------------------------------------------
@@ -325,8 +198,8 @@ fn icmp_echo_is_one_oth_row_with_ports_8_and_0() {
     assert_eq!(
         rows(&recs),
         vec![expect(
-            ("10.0.0.1", 8),
-            ("10.0.0.2", 0),
+            "10.0.0.1:8",
+            "10.0.0.2:0",
             Proto::Icmp,
             ConnState::OTH,
             "",
@@ -357,8 +230,8 @@ fn icmp_reply_first_is_keyed_from_the_reply() {
     assert_eq!(
         rows(&recs),
         vec![expect(
-            ("10.0.0.2", 0),
-            ("10.0.0.1", 8),
+            "10.0.0.2:0",
+            "10.0.0.1:8",
             Proto::Icmp,
             ConnState::OTH,
             "",
@@ -405,8 +278,8 @@ fn icmp_unreachable_is_keyed_sender_first() {
         got,
         vec![
             expect(
-                ("10.0.0.1", 3),
-                ("10.0.0.9", 3),
+                "10.0.0.1:3",
+                "10.0.0.9:3",
                 Proto::Icmp,
                 ConnState::OTH,
                 "",
@@ -416,8 +289,8 @@ fn icmp_unreachable_is_keyed_sender_first() {
                 (0, 0)
             ),
             expect(
-                ("10.0.0.9", 3),
-                ("10.0.0.1", 3),
+                "10.0.0.9:3",
+                "10.0.0.1:3",
                 Proto::Icmp,
                 ConnState::OTH,
                 "",
@@ -446,8 +319,8 @@ fn unknown_transport_counts_packets_not_bytes() {
     assert_eq!(
         rows(&recs),
         vec![expect(
-            ("10.0.0.1", 0),
-            ("10.0.0.2", 0),
+            "10.0.0.1:0",
+            "10.0.0.2:0",
             Proto::UnknownTransport,
             ConnState::OTH,
             "",
