@@ -31,8 +31,9 @@ pub struct Args {
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub buffer_size: Option<u32>,
 
-    /// Rotate the log at every interval boundary of network time, e.g.
-    /// `1h`, `30m`, `10s`; closed files become `conn.<start>-<end>.log`.
+    /// Rotate conn.log and weird.log at every interval boundary of network
+    /// time, e.g. `1h`, `30m`, `10s`; closed files become `conn.<open>.log`
+    /// (the local time the file was opened, `%Y-%m-%d-%H-%M-%S`).
     #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
     pub rotate: Option<u64>,
 
