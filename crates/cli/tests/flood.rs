@@ -32,8 +32,8 @@ const THREADS: &str = "2";
 /// `--max-conns` limit: the table entry and connection state, its timer
 /// entries (cancelled ones are compacted away once the timer heap doubles)
 /// and its share of the records in flight to the merger. Measured
-/// 2026-11-24: 1404 B per connection (286 MB peak, 5 MB baseline; open
-/// connections alone cost 1150-1175 B, docs/benchmarks.md). This constant
+/// 2026-11-24: 1404-1426 B per connection (284-286 MB peak, 5 MB baseline;
+/// open connections alone cost 1150-1175 B, docs/benchmarks.md). This constant
 /// must follow the figure of docs/benchmarks.md ("Memory under a SYN
 /// flood"), rounded up, and so must `BYTES_PER_CONN` in src/flags.rs, which
 /// sizes the default `--max-conns`: lower all three when the connection
