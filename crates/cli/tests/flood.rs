@@ -17,7 +17,8 @@
 //! Peak memory is measured twice: quartet prints its own `VmHWM` (the
 //! figure `getrusage` gives as `ru_maxrss`) with `--stats` just before it
 //! exits, and the test polls `/proc/PID/status` while it runs; the larger
-//! counts, and the self-report must not be below what was polled.
+//! counts, and the self-report must not be below what was polled (but for
+//! the kernel counters' batching).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,9 @@ const THREADS: &str = "2";
 /// sizes the default `--max-conns`: lower all three when the connection
 /// table gets smaller.
 const BUDGET_PER_CONN: u64 = 1536;
+
+/// How far the self-reported peak may be below the polled one, KiB.
+const RSS_SLACK_KIB: u64 = 2048;
 
 /// How long one quartet run may take before the test gives up (a hang, not
 /// a speed requirement).
@@ -125,9 +129,11 @@ fn run_quartet(bin: &Path, args: &[&str], stdin: Stdio) -> Run {
     };
     let stderr = reader.join().expect("stderr reader");
     let reported = stat(&stderr, "peak memory (VmHWM)");
+    // The kernel's RSS counters are batched per CPU, and the process runs
+    // a little after its report (exit, unmapping): allow a small difference.
     assert!(
-        reported >= polled,
-        "self-reported peak {reported} kB below the polled {polled} kB"
+        reported + RSS_SLACK_KIB >= polled,
+        "self-reported peak {reported} kB well below the polled {polled} kB"
     );
     Run {
         status,
