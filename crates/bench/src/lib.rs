@@ -9,6 +9,8 @@
 //! * [`Concurrent`]: `conns` three-way handshakes, and only after the last
 //!   one a reset for each, so every connection is open at the same time:
 //!   the capture behind the memory-per-connection figure.
+//! * [`SynFlood`]: `syns` SYNs, each on its own 4-tuple and never answered:
+//!   a flood that fills any connection table (the `--max-conns` test).
 //!
 //! Every connection has its own 4-tuple, so the truth is simply the number
 //! of connections generated. The criterion micro-benchmarks live in
@@ -198,6 +200,41 @@ impl Concurrent {
     }
 }
 
+/// Frame of SYN `i` of the flood: connection `i`'s first packet.
+pub fn syn_frame(i: u64) -> Vec<u8> {
+    let (c, s) = endpoints(i);
+    PacketBuilder::tcp(c, s, Tcp::new(TcpFlags::SYN).seq(CLIENT_ISN)).build()
+}
+
+/// `syns` unanswered SYNs, each on a 4-tuple of its own, `step_us` apart.
+#[derive(Clone, Copy, Debug)]
+pub struct SynFlood {
+    pub syns: u64,
+    pub step_us: u64,
+}
+
+impl SynFlood {
+    pub fn write<W: Write>(&self, w: PcapWriter<W>) -> io::Result<(Summary, W)> {
+        let mut out = Out {
+            w,
+            packets: 0,
+            bytes: 0,
+            step_us: self.step_us,
+        };
+        for i in 0..self.syns {
+            out.put(&syn_frame(i))?;
+        }
+        let w = out.w.finish()?;
+        let s = Summary {
+            connections: self.syns,
+            packets: out.packets,
+            bytes: out.bytes,
+            max_open: self.syns,
+        };
+        Ok((s, w))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +261,21 @@ mod tests {
         let (s, _) = g.write(PcapWriter::in_memory(linktype::ETHERNET)).unwrap();
         assert_eq!(s.packets, 200);
         assert_eq!(s.max_open, 50);
+    }
+
+    #[test]
+    fn syn_flood_is_one_syn_per_tuple() {
+        let g = SynFlood {
+            syns: 1000,
+            step_us: 1,
+        };
+        let (s, bytes) = g.write(PcapWriter::in_memory(linktype::ETHERNET)).unwrap();
+        assert_eq!((s.connections, s.packets), (1000, 1000));
+        assert_eq!(s.bytes + 24, bytes.len() as u64);
+        // Ethernet + IPv4 + TCP with only SYN set (byte 47: TCP flags).
+        let first = &bytes[24 + 16..];
+        assert_eq!(first[14 + 20 + 13], 0x02);
+        assert_ne!(syn_frame(0), syn_frame(1));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Operator feedback on stderr: a progress bar for file reads (only when
-//! stderr is a terminal) and the `--status-interval` line.
+//! stderr is a terminal), the `--status-interval` line and the peak memory
+//! printed with `--stats`.
 
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Read};
@@ -113,6 +114,21 @@ impl Feedback {
     }
 }
 
+/// The process's peak resident set size in KiB (`VmHWM` of
+/// /proc/self/status, the figure `getrusage` reports as `ru_maxrss`); None
+/// where /proc is not there.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    vm_hwm_kib(&status)
+}
+
+fn vm_hwm_kib(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
 fn status_line(frames: u64, open: i64, rate: f64, drops: Option<(u64, u64)>) -> String {
     let drops = match drops {
         Some((kernel, iface)) => format!(" drops {kernel} kernel, {iface} interface"),
@@ -137,6 +153,19 @@ mod tests {
         assert_eq!(
             status_line(10, -1, 0.0, None),
             "quartet: packets 10 conns open 0 0 pkts/s"
+        );
+    }
+
+    #[test]
+    fn peak_rss_is_read_from_proc() {
+        assert_eq!(
+            vm_hwm_kib("Name:\tq\nVmHWM:\t  286148 kB\nVmRSS:\t1 kB\n"),
+            Some(286148)
+        );
+        assert_eq!(vm_hwm_kib("Name:\tq\n"), None);
+        assert!(
+            peak_rss_kib().is_some_and(|k| k > 0),
+            "Linux has /proc/self/status"
         );
     }
 

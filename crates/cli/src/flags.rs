@@ -31,8 +31,9 @@ pub struct Args {
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub buffer_size: Option<u32>,
 
-    /// Rotate the log at every interval boundary of network time, e.g.
-    /// `1h`, `30m`, `10s`; closed files become `conn.<start>-<end>.log`.
+    /// Rotate conn.log and weird.log at every interval boundary of network
+    /// time, e.g. `1h`, `30m`, `10s`; closed files become `conn.<open>.log`
+    /// (the local time the file was opened, `%Y-%m-%d-%H-%M-%S`).
     #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
     pub rotate: Option<u64>,
 
@@ -126,21 +127,37 @@ pub struct Options {
     pub threads: usize,
 }
 
-/// Memory one tracked connection costs at most, with table overhead, used
-/// to size the default `--max-conns` (measured: docs/benchmarks.md).
-const BYTES_PER_CONN: u64 = 1024;
+/// Peak memory one tracked connection costs at the `--max-conns` limit,
+/// table overhead, timers and records in flight included, used to size the
+/// default `--max-conns`. It follows docs/benchmarks.md ("Memory under a
+/// SYN flood": 1426 B measured, 1150-1175 B for open connections alone),
+/// rounded up, like `BUDGET_PER_CONN` of tests/flood.rs, which checks it.
+const BYTES_PER_CONN: u64 = 1536;
 
-/// Half of the memory available now, in connections.
+/// Half of the memory available now, in connections: the smaller of the
+/// system's `MemAvailable` and the cgroup's `memory.max` (a container's
+/// limit; cgroup v2), 4 GiB when neither can be read.
 fn default_max_conns() -> usize {
-    let avail_kib = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find_map(|l| l.strip_prefix("MemAvailable:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .unwrap_or(4 << 20);
-    (avail_kib * 1024 / 2 / BYTES_PER_CONN) as usize
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok();
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max").ok();
+    max_conns_for(meminfo.as_deref(), cgroup.as_deref())
+}
+
+fn max_conns_for(meminfo: Option<&str>, cgroup_max: Option<&str>) -> usize {
+    let avail = meminfo.and_then(|m| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("MemAvailable:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kib| kib * 1024)
+    });
+    // "max" (no limit) does not parse and counts as none.
+    let limit = cgroup_max.and_then(|c| c.trim().parse::<u64>().ok());
+    let bytes = match (avail, limit) {
+        (Some(a), Some(l)) => a.min(l),
+        (Some(b), None) | (None, Some(b)) => b,
+        (None, None) => 4 << 30,
+    };
+    (bytes / 2 / BYTES_PER_CONN) as usize
 }
 
 impl Options {
@@ -278,6 +295,23 @@ mod tests {
         assert_eq!(parse_size("2k"), Ok(2048));
         assert!(parse_size("8G").is_err());
         assert!(parse_size("x").is_err());
+    }
+
+    #[test]
+    fn default_max_conns_is_half_the_memory() {
+        let meminfo = "MemTotal:       24683800 kB\nMemAvailable:    3072000 kB\n";
+        let half = (3_072_000 * 1024 / 2 / BYTES_PER_CONN) as usize;
+        assert_eq!(max_conns_for(Some(meminfo), None), half);
+        assert_eq!(max_conns_for(Some(meminfo), Some("max\n")), half);
+        let small = (1u64 << 30) / 2 / BYTES_PER_CONN;
+        assert_eq!(
+            max_conns_for(Some(meminfo), Some("1073741824\n")),
+            small as usize
+        );
+        assert_eq!(
+            max_conns_for(None, None),
+            ((4u64 << 30) / 2 / BYTES_PER_CONN) as usize
+        );
     }
 
     #[test]

@@ -36,6 +36,9 @@ fn main() -> ExitCode {
         Ok(report) => {
             if opts.stats {
                 eprint!("{}", report.stats_text());
+                if let Some(kib) = feedback::peak_rss_kib() {
+                    eprintln!("peak memory (VmHWM): {kib} kB");
+                }
             }
             match report.input_error {
                 Some(e) => {

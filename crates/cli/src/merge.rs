@@ -10,11 +10,14 @@
 //!
 //! weird.log rows are written in capture order, as the single-threaded
 //! pipeline wrote them: by frame, the reader's rows before the trackers'.
+//! Within a batch the two logs are written together in time order, so that
+//! `--rotate` splits both at the same boundaries of network time.
 //! Frame dispositions are settled here too: the reader says, for each frame
 //! that carried packets, which shards got them, and the shards say what
 //! became of each.
 
 use crate::pipeline::Reason;
+use chrono::{LocalResult, Offset, TimeZone};
 use quartet_record::{ConnRecord, RemovalOrder, Sink, WeirdRecord, WeirdWriter};
 use quartet_track::{Disposition, TrackStats};
 use quartet_wire::Timestamp;
@@ -44,15 +47,147 @@ pub struct WeirdOut<'a> {
     pub reopen: Reopen<'a, WeirdWriter<Box<dyn Write>>>,
 }
 
-/// The name a closed log is renamed to: `conn.log` becomes
-/// `conn.<start>-<end>.log`, times as Zeek's `%Y-%m-%d-%H-%M-%S` (UTC).
-pub fn rotated_name(path: &str, start: Timestamp, end: Timestamp) -> String {
-    let fmt = |t: Timestamp| {
-        chrono::DateTime::from_timestamp(t.micros().div_euclid(1_000_000), 0)
-            .map(|d| d.format("%Y-%m-%d-%H-%M-%S").to_string())
-            .unwrap_or_else(|| t.micros().to_string())
+/// A log writer that ends its file with `#close`.
+pub trait CloseLog {
+    fn close(&mut self) -> io::Result<()>;
+}
+
+impl CloseLog for Box<dyn Sink> {
+    fn close(&mut self) -> io::Result<()> {
+        self.finish()
+    }
+}
+
+impl CloseLog for WeirdWriter<Box<dyn Write>> {
+    fn close(&mut self) -> io::Result<()> {
+        self.finish()
+    }
+}
+
+/// An error of one log file: what was being done to which file.
+type FileError = (String, io::Error);
+
+/// One log file (conn.log or weird.log), how it is opened anew (SIGHUP,
+/// rotation), and what rotation must know of the current file. Both logs
+/// share this mechanism; the merger's [`RotationClock`] says when.
+struct LogFile<'a, W> {
+    writer: W,
+    /// The path (`-` for standard output).
+    name: String,
+    reopen: Reopen<'a, W>,
+    /// Rows written to the current file.
+    rows: u64,
+    /// Network time the current file was opened at (the name it is rotated
+    /// to): the time of its first row, or the boundary that began it when a
+    /// file was open across that boundary, as Zeek's writers keep the time
+    /// they were created or rotated at.
+    opened: Option<Timestamp>,
+}
+
+impl<'a, W: CloseLog> LogFile<'a, W> {
+    fn new(writer: W, name: String, reopen: Reopen<'a, W>) -> Self {
+        LogFile {
+            writer,
+            name,
+            reopen,
+            rows: 0,
+            opened: None,
+        }
+    }
+
+    /// A row is being written at network time `at`.
+    fn row(&mut self, at: Timestamp) {
+        self.rows += 1;
+        self.opened.get_or_insert(at);
+    }
+
+    /// SIGHUP: closes the file (with `#close`) and opens it anew at the same
+    /// path, appending when a file is still there.
+    fn reopen(&mut self) -> Result<(), FileError> {
+        let r = self.writer.close();
+        self.writer = (self.reopen)(true);
+        r.map_err(|e| (self.name.clone(), e))
+    }
+
+    /// A rotation boundary at network time `at`: a file with rows is closed
+    /// and renamed; the next file counts as opened at `at`. Returns whether
+    /// a file was renamed.
+    fn rotate(&mut self, at: Timestamp) -> Result<bool, FileError> {
+        let renamed = if self.rows > 0 {
+            let closed = self.writer.close();
+            self.writer = (self.reopen)(false);
+            closed.map_err(|e| (self.name.clone(), e))?;
+            self.rename_closed()?
+        } else {
+            false
+        };
+        if self.opened.is_some() {
+            self.opened = Some(at);
+        }
+        Ok(renamed)
+    }
+
+    /// End of the run: closes the file and, when rotating, renames it too.
+    fn finish(&mut self, rotating: bool) -> Result<bool, FileError> {
+        self.writer.close().map_err(|e| (self.name.clone(), e))?;
+        if rotating && self.rows > 0 {
+            return self.rename_closed();
+        }
+        Ok(false)
+    }
+
+    /// Renames the closed file to its rotated name, atomically on one file
+    /// system: readers see the whole file under its new name or none.
+    fn rename_closed(&mut self) -> Result<bool, FileError> {
+        self.rows = 0;
+        let Some(opened) = self.opened else {
+            return Ok(false);
+        };
+        let to = free_name(&rotated_name(&self.name, opened));
+        match std::fs::rename(&self.name, &to) {
+            Ok(()) => Ok(true),
+            // Moved away already (by an operator after SIGHUP).
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err((format!("{} (renaming to {to})", self.name), e)),
+        }
+    }
+}
+
+/// `name`, or when a file is there already (the same local hour twice when
+/// daylight saving time ends, or an earlier run's file), `name` with `-2`,
+/// `-3`, ... before its extension: a rotation never overwrites a log.
+fn free_name(name: &str) -> String {
+    if !std::path::Path::new(name).exists() {
+        return name.to_string();
+    }
+    let (stem, ext) = match name.rfind('.') {
+        Some(i) if !name[i..].contains('/') => name.split_at(i),
+        _ => (name, ""),
     };
-    let stamp = format!("{}-{}", fmt(start), fmt(end));
+    (2u32..)
+        .map(|n| format!("{stem}-{n}{ext}"))
+        .find(|c| !std::path::Path::new(c).exists())
+        .unwrap_or_else(|| name.to_string())
+}
+
+/// The name a closed log is renamed to: `conn.log` opened at `opened`
+/// becomes `conn.2026-11-24-22-00-00.log`, Zeek's
+/// `Log::default_rotation_date_format` (`%Y-%m-%d-%H-%M-%S`) in local time
+/// (the `TZ` environment variable, else /etc/localtime), as Zeek's
+/// `strftime` gives it.
+pub fn rotated_name(path: &str, opened: Timestamp) -> String {
+    rotated_name_in(&chrono::Local, path, opened)
+}
+
+fn rotated_name_in<Tz: TimeZone>(tz: &Tz, path: &str, opened: Timestamp) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    let secs = opened.micros().div_euclid(1_000_000);
+    let stamp = match tz.timestamp_opt(secs, 0).single() {
+        Some(d) => d.format("%Y-%m-%d-%H-%M-%S").to_string(),
+        None => secs.to_string(),
+    };
     let p = std::path::Path::new(path);
     let file = match (p.file_stem(), p.extension()) {
         (Some(stem), Some(ext)) => format!(
@@ -69,6 +204,79 @@ pub fn rotated_name(path: &str, start: Timestamp, end: Timestamp) -> String {
         Some(dir) if !dir.as_os_str().is_empty() => dir.join(file).to_string_lossy().into_owned(),
         _ => file,
     }
+}
+
+/// When `--rotate` closes the logs: Zeek's `calc_next_rotate` with its
+/// default `log_rotate_base_time` of "0:00", boundaries at local midnight
+/// plus whole intervals (for an interval that divides a day, every
+/// `1h` boundary is a full local hour, in any time zone).
+struct RotationClock {
+    every_us: i64,
+    /// The next boundary (None before the first time is seen).
+    next: Option<Timestamp>,
+}
+
+impl RotationClock {
+    fn new(every_us: i64) -> Self {
+        RotationClock {
+            every_us: every_us.max(1),
+            next: None,
+        }
+    }
+
+    /// Network time moved to `t`: the start of the interval `t` is in when
+    /// `t` passed a boundary (several at once count as one).
+    fn passed(&mut self, tz: &impl TimeZone, t: Timestamp) -> Option<Timestamp> {
+        let us = t.micros();
+        let next = match self.next {
+            Some(n) => n.micros(),
+            None => {
+                self.next = Some(Timestamp::from_micros(next_boundary(tz, us, self.every_us)));
+                return None;
+            }
+        };
+        if us < next {
+            return None;
+        }
+        let start = next.max(boundary_at_or_before(tz, us, self.every_us));
+        self.next = Some(Timestamp::from_micros(next_boundary(tz, us, self.every_us)));
+        Some(Timestamp::from_micros(start))
+    }
+}
+
+/// Microseconds of local midnight starting the local day of `us`.
+fn local_midnight_us(tz: &impl TimeZone, us: i64) -> i64 {
+    let secs = us.div_euclid(1_000_000);
+    let day_start = tz.timestamp_opt(secs, 0).single().and_then(|d| {
+        let midnight = d.date_naive().and_hms_opt(0, 0, 0)?;
+        match tz.from_local_datetime(&midnight) {
+            LocalResult::Single(m) | LocalResult::Ambiguous(m, _) => Some(m.timestamp()),
+            // No midnight that day (a clock change at 0:00): the UTC offset
+            // of `us` itself places it.
+            LocalResult::None => {
+                let offset = d.offset().fix().local_minus_utc() as i64;
+                Some(midnight.and_utc().timestamp() - offset)
+            }
+        }
+    });
+    // Out of the calendar's range: UTC days.
+    day_start
+        .unwrap_or_else(|| secs.div_euclid(86_400) * 86_400)
+        .saturating_mul(1_000_000)
+}
+
+/// The first boundary strictly after `us`.
+fn next_boundary(tz: &impl TimeZone, us: i64, every: i64) -> i64 {
+    let sod = local_midnight_us(tz, us);
+    let k = us.saturating_sub(sod).div_euclid(every);
+    sod.saturating_add(k.saturating_add(1).saturating_mul(every))
+}
+
+/// The last boundary at or before `us`.
+fn boundary_at_or_before(tz: &impl TimeZone, us: i64, every: i64) -> i64 {
+    let sod = local_midnight_us(tz, us);
+    let k = us.saturating_sub(sod).div_euclid(every);
+    sod.saturating_add(k.saturating_mul(every))
 }
 
 /// Where a weird.log row goes: frame, then the reader's rows (class 0)
@@ -185,19 +393,14 @@ impl Ord for Pending {
 }
 
 pub struct Merger<'a> {
-    log: LogOut<'a>,
-    weird_sink: Option<WeirdOut<'a>>,
+    log: LogFile<'a, Box<dyn Sink>>,
+    weird: Option<LogFile<'a, WeirdWriter<Box<dyn Write>>>>,
+    /// With `--rotate`: when both logs are closed and renamed.
+    rotation: Option<RotationClock>,
     /// Set at the first write error: the reader stops reading.
     stop: &'a AtomicBool,
     /// Set by SIGHUP: reopen the logs.
     hup: &'a AtomicBool,
-    /// Rows in the current conn.log file.
-    rows_in_file: u64,
-    /// Network time the current file began at, and the next boundary.
-    rot_start: Option<Timestamp>,
-    rot_next: Option<Timestamp>,
-    /// Network time at the end of the last batch.
-    last_end: Option<Timestamp>,
     reader: VecDeque<ReaderBatch>,
     shards: Vec<VecDeque<ShardOut>>,
     seq: Vec<u64>,
@@ -219,14 +422,11 @@ impl<'a> Merger<'a> {
         hup: &'a AtomicBool,
     ) -> Self {
         Merger {
-            log,
-            weird_sink,
+            rotation: log.rotate_us.map(RotationClock::new),
+            log: LogFile::new(log.sink, log.name, log.reopen),
+            weird: weird_sink.map(|w| LogFile::new(w.writer, w.name, w.reopen)),
             stop,
             hup,
-            rows_in_file: 0,
-            rot_start: None,
-            rot_next: None,
-            last_end: None,
             reader: VecDeque::new(),
             shards: (0..shards).map(|_| VecDeque::new()).collect(),
             seq: vec![0; shards],
@@ -280,93 +480,65 @@ impl<'a> Merger<'a> {
         // is not clean: the conservation tests check it).
         self.report.clean &= self.flushed == self.streamed;
         // Every batch was settled (shards finish them all before their
-        // flush); what is left is final.
+        // flush); what is left is final and goes into the current files.
         while let Some(Reverse(p)) = self.heap.pop() {
             self.write(p.record);
         }
         let mut weirds = std::mem::take(&mut self.final_weirds);
         weirds.sort_by_key(|w| w.0);
-        self.write_weirds(weirds);
-        if let Err(e) = self.log.sink.finish() {
-            self.fail(self.log.name.clone(), e);
+        for (_, w) in weirds {
+            self.write_weird(w);
         }
-        if self.log.rotate_us.is_some() {
-            if let (Some(start), Some(end)) = (self.rot_start, self.last_end.or(self.rot_start)) {
-                self.rename_closed(start, end.max(start));
-            }
-        }
-        if let Some(w) = self.weird_sink.as_mut() {
-            if let Err(e) = w.writer.finish() {
-                let name = w.name.clone();
-                self.fail(name, e);
-            }
+        // With `--rotate` the last files are renamed too.
+        let rotating = self.rotation.is_some() && self.report.write_error.is_none();
+        let r = self.log.finish(rotating);
+        self.note(r);
+        if let Some(w) = self.weird.as_mut() {
+            let r = w.finish(rotating);
+            self.note(r);
         }
         self.report
+    }
+
+    /// The outcome of a file operation: a renamed file is counted, an error
+    /// stops the run.
+    fn note(&mut self, r: Result<bool, FileError>) {
+        match r {
+            Ok(true) => self.report.rotated += 1,
+            Ok(false) => {}
+            Err((what, e)) => self.fail(what, e),
+        }
     }
 
     /// SIGHUP: closes the logs (with `#close`) and opens them anew at the
     /// same paths, appending when a file is still there.
     fn reopen(&mut self) {
         self.report.reopened += 1;
-        if let Err(e) = self.log.sink.finish() {
-            self.fail(self.log.name.clone(), e);
-        }
-        self.log.sink = (self.log.reopen)(true);
-        if let Some(w) = self.weird_sink.as_mut() {
-            let r = w.writer.finish();
-            w.writer = (w.reopen)(true);
-            if let Err(e) = r {
-                let name = w.name.clone();
-                self.fail(name, e);
-            }
+        let r = self.log.reopen().map(|()| false);
+        self.note(r);
+        if let Some(w) = self.weird.as_mut() {
+            let r = w.reopen().map(|()| false);
+            self.note(r);
         }
     }
 
-    /// With `--rotate`: closes the current file and starts a new one at
-    /// every interval boundary up to network time `t`.
+    /// With `--rotate`: when network time `t` passed a boundary, closes
+    /// both logs and renames the files that hold rows.
     fn rotate_to(&mut self, t: Timestamp) {
-        let Some(iv) = self.log.rotate_us else {
+        if self.report.write_error.is_some() {
+            return;
+        }
+        let Some(clock) = self.rotation.as_mut() else {
             return;
         };
-        let next = match self.rot_next {
-            Some(n) => n,
-            None => {
-                self.rot_start = Some(t);
-                let n = Timestamp::from_micros((t.micros().div_euclid(iv) + 1) * iv);
-                self.rot_next = Some(n);
-                n
-            }
+        let Some(start) = clock.passed(&chrono::Local, t) else {
+            return;
         };
-        if t < next {
-            return;
-        }
-        // Close the file at the first boundary passed; intervals with no
-        // row at all leave no file.
-        if let Err(e) = self.log.sink.finish() {
-            self.fail(self.log.name.clone(), e);
-        }
-        self.log.sink = (self.log.reopen)(false);
-        let start = self.rot_start.unwrap_or(next);
-        self.rename_closed(start, next);
-        let passed = (t.micros() - next.micros()).div_euclid(iv);
-        let boundary = Timestamp::from_micros(next.micros() + passed * iv);
-        self.rot_start = Some(boundary);
-        self.rot_next = Some(Timestamp::from_micros(boundary.micros() + iv));
-    }
-
-    /// Renames the closed working file to its rotated name (atomic on one
-    /// file system), when it holds rows.
-    fn rename_closed(&mut self, start: Timestamp, end: Timestamp) {
-        if self.rows_in_file == 0 || self.report.write_error.is_some() {
-            return;
-        }
-        self.rows_in_file = 0;
-        let to = rotated_name(&self.log.name, start, end);
-        match std::fs::rename(&self.log.name, &to) {
-            Ok(()) => self.report.rotated += 1,
-            // Moved away already (by an operator after SIGHUP).
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => self.fail(format!("{} (renaming to {to})", self.log.name), e),
+        let r = self.log.rotate(start);
+        self.note(r);
+        if let Some(w) = self.weird.as_mut() {
+            let r = w.rotate(start);
+            self.note(r);
         }
     }
 
@@ -466,14 +638,15 @@ impl<'a> Merger<'a> {
                 *self.report.drops.entry(why).or_insert(0) += 1;
             }
         }
-        if self.weird_sink.is_some() {
-            let mut weirds = batch.weirds;
+        let mut weirds = Vec::new();
+        if self.weird.is_some() {
+            weirds = batch.weirds;
             for o in outs {
                 weirds.extend(o.weirds);
             }
             weirds.sort_by_key(|w| w.0);
-            self.write_weirds(weirds);
         }
+        let mut due = Vec::new();
         if let Some(end) = batch.end {
             while self
                 .heap
@@ -481,12 +654,36 @@ impl<'a> Merger<'a> {
                 .is_some_and(|Reverse(p)| p.order.phase == 0 && p.order.at < end)
             {
                 let Reverse(p) = self.heap.pop().expect("peeked");
-                self.rotate_to(p.order.at);
-                self.write(p.record);
+                due.push(p.record);
             }
+        }
+        self.write_in_time_order(due, weirds);
+        if let Some(end) = batch.end {
             // Later records are removed at `end` or after.
             self.rotate_to(end);
-            self.last_end = Some(end);
+        }
+    }
+
+    /// Writes conn.log records (in their order) and weird.log rows (in
+    /// capture order) merged by time, each after the rotation its time
+    /// calls for, so that a boundary splits both logs at the same moment.
+    fn write_in_time_order(
+        &mut self,
+        records: Vec<ConnRecord>,
+        weirds: Vec<(WeirdKey, WeirdRecord)>,
+    ) {
+        let mut weirds = weirds.into_iter().map(|(_, w)| w).peekable();
+        for r in records {
+            while let Some(w) = weirds.next_if(|w| w.ts <= r.order.at) {
+                self.rotate_to(w.ts);
+                self.write_weird(w);
+            }
+            self.rotate_to(r.order.at);
+            self.write(r);
+        }
+        for w in weirds {
+            self.rotate_to(w.ts);
+            self.write_weird(w);
         }
     }
 
@@ -494,23 +691,24 @@ impl<'a> Merger<'a> {
         self.report.records += 1;
         *self.report.states.entry(r.conn_state.name()).or_insert(0) += 1;
         if self.report.write_error.is_none() {
-            self.rows_in_file += 1;
-            if let Err(e) = self.log.sink.write(&r) {
+            self.log.row(r.order.at);
+            if let Err(e) = self.log.writer.write(&r) {
                 self.fail(self.log.name.clone(), e);
             }
         }
     }
 
-    fn write_weirds(&mut self, weirds: Vec<(WeirdKey, WeirdRecord)>) {
-        let Some(w) = self.weird_sink.as_mut() else {
+    fn write_weird(&mut self, r: WeirdRecord) {
+        if self.report.write_error.is_some() {
+            return;
+        }
+        let Some(w) = self.weird.as_mut() else {
             return;
         };
-        for (_, r) in weirds {
-            if let Err(e) = w.writer.write(&r) {
-                let name = w.name.clone();
-                self.fail(name, e);
-                return;
-            }
+        w.row(r.ts);
+        if let Err(e) = w.writer.write(&r) {
+            let name = w.name.clone();
+            self.fail(name, e);
         }
     }
 
@@ -559,21 +757,98 @@ fn add_stats(total: &mut TrackStats, s: &TrackStats) {
 mod tests {
     use super::*;
 
+    use chrono::{FixedOffset, Utc};
+
+    const SEC: i64 = 1_000_000;
+
+    fn kolkata() -> FixedOffset {
+        FixedOffset::east_opt(5 * 3600 + 1800).expect("+05:30")
+    }
+
     #[test]
     fn rotated_names_follow_zeek() {
-        let s = Timestamp::from_secs(1_300_000_000);
-        let e = Timestamp::from_secs(1_300_003_600);
+        let t = Timestamp::from_secs(1_300_000_000);
         assert_eq!(
-            rotated_name("conn.log", s, e),
-            "conn.2011-03-13-07-06-40-2011-03-13-08-06-40.log"
+            rotated_name_in(&Utc, "conn.log", t),
+            "conn.2011-03-13-07-06-40.log"
         );
         assert_eq!(
-            rotated_name("/tmp/x/conn.log", s, e),
-            "/tmp/x/conn.2011-03-13-07-06-40-2011-03-13-08-06-40.log"
+            rotated_name_in(&kolkata(), "conn.log", t),
+            "conn.2011-03-13-12-36-40.log"
         );
         assert_eq!(
-            rotated_name("out", s, e),
-            "out.2011-03-13-07-06-40-2011-03-13-08-06-40"
+            rotated_name_in(&Utc, "/tmp/x/weird.log", t),
+            "/tmp/x/weird.2011-03-13-07-06-40.log"
         );
+        assert_eq!(rotated_name_in(&Utc, "out", t), "out.2011-03-13-07-06-40");
+    }
+
+    #[test]
+    fn boundaries_are_local_midnight_plus_intervals() {
+        // 2026-11-29 22:10:00 UTC = 2026-11-30 03:40:00 +05:30.
+        let t = 1_795_990_200 * SEC;
+        let hour = 3600 * SEC;
+        // UTC: the next full hour is 23:00 UTC; in Kolkata 04:00 local,
+        // which is 22:30 UTC.
+        assert_eq!(next_boundary(&Utc, t, hour), t + 50 * 60 * SEC);
+        assert_eq!(next_boundary(&kolkata(), t, hour), t + 20 * 60 * SEC);
+        assert_eq!(
+            boundary_at_or_before(&kolkata(), t, hour),
+            t - 40 * 60 * SEC
+        );
+        // On a boundary, the next one is a whole interval later.
+        let b = t + 20 * 60 * SEC;
+        assert_eq!(next_boundary(&kolkata(), b, hour), b + hour);
+        assert_eq!(boundary_at_or_before(&kolkata(), b, hour), b);
+        // 7 h does not divide a day: boundaries restart at local midnight
+        // (03:40 -> 07:00 local).
+        assert_eq!(
+            next_boundary(&kolkata(), t, 7 * hour),
+            t + (3 * 3600 + 20 * 60) * SEC
+        );
+        // Extreme times do not panic.
+        let _ = next_boundary(&Utc, i64::MAX - 1, hour);
+        let _ = boundary_at_or_before(&kolkata(), i64::MIN + 1, hour);
+        let _ = rotated_name_in(&Utc, "conn.log", Timestamp::from_micros(i64::MAX));
+    }
+
+    #[test]
+    fn the_clock_reports_each_boundary_passed_once() {
+        let hour = 3600 * SEC;
+        let t = 1_795_990_200 * SEC; // 22:10 UTC
+        let mut c = RotationClock::new(hour);
+        assert_eq!(c.passed(&Utc, Timestamp::from_micros(t)), None);
+        assert_eq!(
+            c.passed(&Utc, Timestamp::from_micros(t + 49 * 60 * SEC)),
+            None
+        );
+        let b = Timestamp::from_micros(t + 50 * 60 * SEC);
+        assert_eq!(c.passed(&Utc, b), Some(b));
+        assert_eq!(c.passed(&Utc, b), None);
+        // A gap of several intervals: one rotation, the new file starting
+        // at the last boundary passed.
+        let later = b.micros() + 5 * hour + 7 * SEC;
+        assert_eq!(
+            c.passed(&Utc, Timestamp::from_micros(later)),
+            Some(Timestamp::from_micros(b.micros() + 5 * hour))
+        );
+    }
+
+    #[test]
+    fn a_rotated_name_in_use_gets_a_suffix() {
+        let dir = std::env::temp_dir().join(format!("quartet-free-name-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let name = dir.join("conn.2026-11-24-01-00-00.log");
+        let name = name.to_str().expect("utf-8");
+        assert_eq!(free_name(name), name);
+        std::fs::write(name, "x").expect("writing");
+        let second = free_name(name);
+        assert!(
+            second.ends_with("conn.2026-11-24-01-00-00-2.log"),
+            "{second}"
+        );
+        std::fs::write(&second, "x").expect("writing");
+        assert!(free_name(name).ends_with("-3.log"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

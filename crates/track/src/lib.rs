@@ -1251,6 +1251,9 @@ impl Tracker {
                 );
             }
         }
+        let (slots, conns) = (&self.slots, &self.conns);
+        self.timers
+            .compact_if_grown(|e| timer_live(slots, conns, e));
         idx
     }
 
@@ -1372,14 +1375,7 @@ impl Tracker {
     /// Runs a due timer; false when it had been cancelled (its connection
     /// is gone or its analyzer timers were cancelled).
     fn fire(&mut self, e: Entry, out: &mut impl FnMut(ConnRecord)) -> bool {
-        let slot = e.slot as usize;
-        if self.slots.get(slot).map(|s| s.gen) != Some(e.gen) {
-            return false;
-        }
-        let Some(conn) = self.conns[slot].as_mut() else {
-            return false;
-        };
-        if e.kind.is_analyzer() && e.epoch != conn.epoch {
+        if !timer_live(&self.slots, &self.conns, &e) {
             return false;
         }
         let now = self.now;
@@ -1511,6 +1507,20 @@ fn app_direction_flip(
 /// Zeek's DNS scripts make 53/udp, 53/tcp and 5353/udp likely server ports
 /// together; a run that only added 53/udp (btest spicy.terminate-session)
 /// has no DNS analyzer.
+/// Whether a timer entry still belongs to its connection: not removed
+/// since (same slot generation) and, for an analyzer timer, not cancelled
+/// by an epoch bump. A dead entry stays dead, so it may be dropped early.
+fn timer_live(slots: &[Slot], conns: &[Option<Conn>], e: &Entry) -> bool {
+    let slot = e.slot as usize;
+    if slots.get(slot).map(|s| s.gen) != Some(e.gen) {
+        return false;
+    }
+    match conns.get(slot) {
+        Some(Some(conn)) => !e.kind.is_analyzer() || e.epoch == conn.epoch,
+        _ => false,
+    }
+}
+
 fn dns_analyzer_loaded(lsp: &LikelyServerPorts) -> bool {
     lsp.is_likely(17, 53) && lsp.is_likely(6, 53) && lsp.is_likely(17, 5353)
 }

@@ -44,10 +44,15 @@ pub(crate) struct Entry {
     pub epoch: u32,
 }
 
+/// The heap is compacted no smaller than this many entries.
+const MIN_COMPACT: usize = 4096;
+
 #[derive(Default)]
 pub(crate) struct TimerQueue {
     heap: BinaryHeap<Reverse<Entry>>,
     next_seq: u64,
+    /// Size the heap may reach before the next compaction.
+    compact_at: usize,
 }
 
 impl TimerQueue {
@@ -89,6 +94,22 @@ impl TimerQueue {
         self.heap.pop().map(|Reverse(e)| e)
     }
 
+    /// Drops the entries `live` refuses (cancelled: they would be skipped
+    /// when due) once the heap has doubled since the last compaction, so
+    /// the cost is amortized O(1) per entry. Without it a flood of
+    /// connections removed long before their timers (evicted by
+    /// `--max-conns`, ended by a RST) keeps a dead entry each for minutes
+    /// of network time, whatever the connection limit.
+    pub(crate) fn compact_if_grown(&mut self, mut live: impl FnMut(&Entry) -> bool) {
+        if self.heap.len() <= self.compact_at.max(MIN_COMPACT) {
+            return;
+        }
+        self.heap.retain(|Reverse(e)| live(e));
+        let len = self.heap.len();
+        self.heap.shrink_to(len * 2);
+        self.compact_at = len * 2;
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.heap.len()
     }
@@ -114,5 +135,22 @@ mod tests {
         assert!(q.pop_due(Timestamp(19)).is_none());
         assert_eq!(q.pop_due(Timestamp(25)).unwrap().slot, 1);
         assert_eq!(q.len(), 0);
+    }
+
+    #[test]
+    fn compaction_drops_dead_entries_once_the_heap_doubled() {
+        let mut q = TimerQueue::default();
+        for i in 0..MIN_COMPACT as u32 {
+            q.schedule(Timestamp(i as i64), i, 0, TimerKind::Inactivity, 0);
+        }
+        q.compact_if_grown(|_| false);
+        assert_eq!(q.len(), MIN_COMPACT, "not above the minimum yet");
+        q.schedule(Timestamp(1), 7, 1, TimerKind::Expire, 0);
+        // Keep the odd slots: the order of what is left is unchanged.
+        q.compact_if_grown(|e| e.slot % 2 == 1);
+        assert_eq!(q.len(), MIN_COMPACT / 2 + 1);
+        assert_eq!(q.pop().map(|e| (e.slot, e.gen)), Some((1, 0)));
+        assert_eq!(q.pop().map(|e| (e.slot, e.gen)), Some((7, 1)));
+        assert_eq!(q.pop().map(|e| e.slot), Some(3));
     }
 }

@@ -3,18 +3,27 @@
 //! ```text
 //! quartet-benchgen flows      --flows N [--open K] [--step-us U] --out F.pcap [--truth F.json]
 //! quartet-benchgen concurrent --conns N [--step-us U] --out F.pcap [--truth F.json]
+//! quartet-benchgen syn-flood  --syns N [--step-us U] --out F.pcap [--truth F.json]
 //! ```
 //!
 //! `flows`: N short TCP flows (7 packets each), K of them open at any time.
 //! `concurrent`: N handshakes, then N resets: all N open at once.
+//! `syn-flood`: N unanswered SYNs, each on its own 4-tuple.
+//! `--out -` writes the capture to standard output (e.g. piped into
+//! `quartet -r -`); the one-line summary always goes to standard error.
 //! The truth file holds the connection and packet counts as JSON.
 
+use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
-use quartet_bench::{Concurrent, Flows};
+use quartet_bench::{Concurrent, Flows, Summary, SynFlood};
 use quartet_testkit::{linktype, PcapWriter};
 
-const USAGE: &str = "usage: quartet-benchgen flows --flows N [--open K] [--step-us U] --out F.pcap [--truth F.json]\n       quartet-benchgen concurrent --conns N [--step-us U] --out F.pcap [--truth F.json]";
+const USAGE: &str =
+    "usage: quartet-benchgen flows --flows N [--open K] [--step-us U] --out F.pcap [--truth F.json]
+       quartet-benchgen concurrent --conns N [--step-us U] --out F.pcap [--truth F.json]
+       quartet-benchgen syn-flood --syns N [--step-us U] --out F.pcap [--truth F.json]
+       (--out - writes to standard output)";
 
 fn main() -> ExitCode {
     match run() {
@@ -26,15 +35,31 @@ fn main() -> ExitCode {
     }
 }
 
+enum Mode {
+    Flows,
+    Concurrent,
+    SynFlood,
+}
+
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let mode = args.next().ok_or("missing mode")?;
+    if mode == "-h" || mode == "--help" {
+        println!("{USAGE}");
+        return Ok(());
+    }
+    let kind = match mode.as_str() {
+        "flows" => Mode::Flows,
+        "concurrent" => Mode::Concurrent,
+        "syn-flood" => Mode::SynFlood,
+        m => return Err(format!("unknown mode {m}")),
+    };
     let (mut n, mut open, mut step, mut out, mut truth) = (None, 100_000u64, 1u64, None, None);
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or(format!("{a} needs a value"));
         let num = |s: String| s.parse::<u64>().map_err(|e| format!("{s}: {e}"));
         match a.as_str() {
-            "--flows" | "--conns" => n = Some(num(val()?)?),
+            "--flows" | "--conns" | "--syns" => n = Some(num(val()?)?),
             "--open" => open = num(val()?)?,
             "--step-us" => step = num(val()?)?,
             "--out" => out = Some(val()?),
@@ -46,24 +71,16 @@ fn run() -> Result<(), String> {
             _ => return Err(format!("unknown argument {a}")),
         }
     }
-    let n = n.ok_or("missing --flows/--conns")?;
+    let n = n.ok_or("missing --flows/--conns/--syns")?;
     let out = out.ok_or("missing --out")?;
-    let w = PcapWriter::create(&out, linktype::ETHERNET).map_err(|e| format!("{out}: {e}"))?;
-    let res = match mode.as_str() {
-        "flows" => Flows {
-            flows: n,
-            open,
-            step_us: step,
-        }
-        .write(w),
-        "concurrent" => Concurrent {
-            conns: n,
-            step_us: step,
-        }
-        .write(w),
-        m => return Err(format!("unknown mode {m}")),
-    };
-    let (s, _) = res.map_err(|e| format!("{out}: {e}"))?;
+    let s = if out == "-" {
+        let stdout = BufWriter::with_capacity(1 << 20, io::stdout().lock());
+        generate(&kind, n, open, step, stdout)
+    } else {
+        let file = std::fs::File::create(&out).map_err(|e| format!("{out}: {e}"))?;
+        generate(&kind, n, open, step, BufWriter::new(file))
+    }
+    .map_err(|e| format!("{out}: {e}"))?;
     let json = s.json(&mode);
     if let Some(t) = truth {
         std::fs::write(&t, &json).map_err(|e| format!("{t}: {e}"))?;
@@ -76,4 +93,19 @@ fn run() -> Result<(), String> {
         s.max_open
     );
     Ok(())
+}
+
+fn generate<W: Write>(kind: &Mode, n: u64, open: u64, step_us: u64, w: W) -> io::Result<Summary> {
+    let w = PcapWriter::new(w, linktype::ETHERNET)?;
+    let (s, _) = match kind {
+        Mode::Flows => Flows {
+            flows: n,
+            open,
+            step_us,
+        }
+        .write(w)?,
+        Mode::Concurrent => Concurrent { conns: n, step_us }.write(w)?,
+        Mode::SynFlood => SynFlood { syns: n, step_us }.write(w)?,
+    };
+    Ok(s)
 }
