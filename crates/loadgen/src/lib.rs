@@ -281,6 +281,10 @@ pub struct Config {
     pub resp_max: u16,
     /// How long a connect may keep being refused locally before the run fails.
     pub connect_deadline: Duration,
+    /// Connections started per second at most, evenly spaced (0: as fast
+    /// as the tuples allow, the traffic then comes in bursts when
+    /// TIME_WAIT rests dominate).
+    pub rate: f64,
     pub quiet: bool,
 }
 
@@ -302,6 +306,7 @@ impl Default for Config {
             grace: Duration::from_millis(300),
             resp_max: 2000,
             connect_deadline: Duration::from_secs(10),
+            rate: 0.0,
             quiet: false,
         }
     }

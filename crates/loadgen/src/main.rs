@@ -59,6 +59,10 @@ struct Args {
     /// Largest server reply in bytes
     #[arg(long, default_value_t = 2000)]
     resp_max: u16,
+    /// Start at most this many connections per second, evenly spaced (0: as
+    /// fast as the tuples allow)
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
     /// Do not print the summary
     #[arg(long, short)]
     quiet: bool,
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
         buffer_bytes: a.buffer_mb.saturating_mul(1 << 20),
         grace: Duration::from_millis(a.grace_ms),
         resp_max: a.resp_max,
+        rate: a.rate,
         quiet: a.quiet,
         ..Config::default()
     };

@@ -188,6 +188,8 @@ struct SchedInner {
     next: usize,
     failed: bool,
     tuples: Vec<TupleState>,
+    /// With a rate: when the first job was handed out.
+    paced_from: Option<Instant>,
 }
 
 /// Hands out (connection, tuple) jobs: a tuple carries one connection at a
@@ -198,6 +200,8 @@ struct Sched {
     cv: Condvar,
     total: usize,
     tw_wait: Duration,
+    /// Connections per second (`--rate`), None: as fast as the tuples allow.
+    rate: Option<f64>,
 }
 
 struct Job {
@@ -217,6 +221,20 @@ impl Sched {
                 return None;
             }
             let now = Instant::now();
+            // Paced: connection n is not handed out before n / rate
+            // seconds after the first.
+            if let Some(rate) = self.rate {
+                let from = *g.paced_from.get_or_insert(now);
+                let due = from + Duration::from_secs_f64(g.next as f64 / rate);
+                if due > now {
+                    g = self
+                        .cv
+                        .wait_timeout(g, due - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                    continue;
+                }
+            }
             let pick = sticky.or_else(|| {
                 g.tuples
                     .iter()
@@ -549,10 +567,12 @@ pub fn run(cfg: &Config) -> Result<Truth> {
                     ready_at: Instant::now(),
                 })
                 .collect(),
+            paced_from: None,
         }),
         cv: Condvar::new(),
         total: planned.len(),
         tw_wait: time_wait_rest(cfg.quiet),
+        rate: (cfg.rate > 0.0).then_some(cfg.rate),
     };
 
     let ports_expr: Vec<String> = server_ports.iter().map(|p| format!("port {p}")).collect();
