@@ -234,22 +234,33 @@ impl<'a> Merger<'a> {
     /// Takes messages until every sender is gone, then writes the rest.
     pub fn run(mut self, input: crossbeam_channel::Receiver<MergeMsg>) -> MergeReport {
         for msg in input.iter() {
-            match msg {
-                MergeMsg::Reader(b) => self.reader.push_back(b),
-                MergeMsg::Shard(mut out) => {
-                    let records = std::mem::take(&mut out.records);
-                    self.hold(out.shard, records);
-                    self.shards[out.shard].push_back(out);
-                }
-                MergeMsg::Done(d) => self.shard_done(d),
-            }
-            while self.batch_complete() {
-                self.settle_batch();
-            }
-            if self.hup.swap(false, atomic::Ordering::Relaxed) {
-                self.reopen();
-            }
+            self.take(msg);
         }
+        self.finish()
+    }
+
+    /// Takes one message and writes what it made final (the single-threaded
+    /// pipeline calls this directly).
+    pub fn take(&mut self, msg: MergeMsg) {
+        match msg {
+            MergeMsg::Reader(b) => self.reader.push_back(b),
+            MergeMsg::Shard(mut out) => {
+                let records = std::mem::take(&mut out.records);
+                self.hold(out.shard, records);
+                self.shards[out.shard].push_back(out);
+            }
+            MergeMsg::Done(d) => self.shard_done(d),
+        }
+        while self.batch_complete() {
+            self.settle_batch();
+        }
+        if self.hup.swap(false, atomic::Ordering::Relaxed) {
+            self.reopen();
+        }
+    }
+
+    /// Writes the rest once every message was taken.
+    pub fn finish(mut self) -> MergeReport {
         // Every batch was settled (shards finish them all before their
         // flush); what is left is final.
         while let Some(Reverse(p)) = self.heap.pop() {

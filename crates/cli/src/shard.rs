@@ -12,47 +12,97 @@
 //! times since its last position), so its records carry the same removal
 //! times and its output does not depend on how connections are spread.
 //!
+//! Most frames reach the shard undecoded: the reader only peeked at their
+//! connection key (`quartet_decode::peek`, which guarantees one plain TCP or
+//! UDP packet), and the shard decodes them itself, checksums included, so
+//! that the reader's share of the work stays small. Frames that need more
+//! (tunnels, fragments, other link layers, anything raising a weird) are
+//! decoded by the reader and arrive as `PacketMeta`s with their tunnel
+//! parent.
+//!
+//! With one tracker the reader runs it itself ([`Inline`]): no thread, no
+//! batch copies, the same timer ticks and the same records.
+//!
 //! A shard refuses to know how many shards exist; it reports per-packet
 //! verdicts, records and weird.log rows to the merger and never writes.
 
 use crate::merge::{MergeMsg, ShardDone, ShardOut, WeirdKey};
 use crossbeam_channel::{Receiver, Sender};
-use quartet_decode::PacketMeta;
-use quartet_record::{ConnRecord, Uid};
-use quartet_track::{TrackConfig, Tracker};
+use quartet_decode::{decode, DecodeConfig, Decoded, PacketMeta};
+use quartet_record::{ConnRecord, Uid, WeirdRecord};
+use quartet_track::{Disposition, TrackConfig, Tracker};
 use quartet_wire::Timestamp;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-/// A packet for the shard that owns its connection.
+/// A packet the reader decoded, for the shard that owns its connection.
 pub struct ShardPacket {
     pub meta: PacketMeta,
     /// Tunnel parent resolved by the reader's `TunnelUids`.
     pub parent: Option<Uid>,
-    /// Index of the packet's tick in the batch's `times`.
-    pub tick: u32,
+}
+
+/// `Item::len` of a packet the reader decoded (the next of `metas`).
+pub const DECODED: u32 = u32::MAX;
+
+/// One packet of a batch, in the reader's order.
+#[derive(Clone, Copy, Debug)]
+pub struct Item {
     /// Frame number in the capture (orders weird.log rows).
     pub frame: u64,
+    /// The frame's capture time.
+    pub ts: Timestamp,
+    /// Index of the packet's tick in the batch's `times`.
+    pub tick: u32,
+    /// Bytes of the undecoded frame (the next ones of `bytes`), or
+    /// [`DECODED`].
+    pub len: u32,
+    pub wire_len: u32,
+    pub linktype: u32,
+}
+
+/// The buffers of one batch for one shard; they go back to the reader
+/// emptied, to be filled again.
+#[derive(Default)]
+pub struct ShardBuffers {
+    pub items: Vec<Item>,
+    pub metas: Vec<ShardPacket>,
+    /// Undecoded frames, back to back.
+    pub bytes: Vec<u8>,
+}
+
+impl ShardBuffers {
+    pub fn clear(&mut self) {
+        self.items.clear();
+        self.metas.clear();
+        self.bytes.clear();
+    }
 }
 
 /// One batch of the capture as a shard sees it.
 pub struct ShardBatch {
-    pub packets: Vec<ShardPacket>,
+    pub buffers: ShardBuffers,
     /// Network time after every tick of the batch (non-decreasing).
     pub times: Arc<[Timestamp]>,
 }
 
+/// Why a peeked frame is dropped when its decode did not give the one
+/// packet `peek` promised (never expected; kept so every frame is counted).
+const PEEK_MISMATCH: &str = "internal_peek_mismatch";
+
 /// Runs shard `id` until the reader closes its channel, then flushes.
-/// Emptied packet buffers go back to the reader on `spent`.
+/// Emptied buffers go back to the reader on `spent`.
 pub fn run(
     id: usize,
     cfg: TrackConfig,
+    dcfg: DecodeConfig,
     input: Receiver<ShardBatch>,
     output: Sender<MergeMsg>,
-    spent: Sender<Vec<ShardPacket>>,
+    spent: Sender<ShardBuffers>,
     open_conns: Arc<AtomicI64>,
 ) {
     let mut tracker = Tracker::new(cfg);
+    let mut decoded: Vec<Decoded> = Vec::with_capacity(4);
     // This shard's share of `open_conns` (for the status line).
     let mut open_here = 0i64;
     // The last time this shard advanced to, and the network time at the end
@@ -61,14 +111,16 @@ pub fn run(
     let mut net_now: Option<Timestamp> = None;
     for batch in input.iter() {
         let times = &batch.times[..];
+        let b = &batch.buffers;
         let mut records = Vec::new();
-        let mut verdicts = Vec::with_capacity(batch.packets.len());
+        let mut verdicts = Vec::with_capacity(b.items.len());
         let mut weirds = Vec::new();
         let mut emit = |r: ConnRecord| records.push(r);
         // First tick at which a timer may still fire in this batch.
         let mut pos = 0usize;
-        for p in &batch.packets {
-            let tick = p.tick as usize;
+        let (mut at, mut meta) = (0usize, 0usize);
+        for it in &b.items {
+            let tick = it.tick as usize;
             fire_timers(
                 &mut tracker,
                 times,
@@ -79,20 +131,31 @@ pub fn run(
             );
             // The single-threaded tracker is at the network time of this
             // tick when it handles the packet (its own time may be older).
-            advance(&mut tracker, times[tick], &mut shard_now, &mut emit);
-            verdicts.push(tracker.process_resolved(&p.meta, p.parent, &mut emit));
+            if shard_now != Some(times[tick]) {
+                advance(&mut tracker, times[tick], &mut shard_now, &mut emit);
+            }
+            let verdict = if it.len == DECODED {
+                let p = &b.metas[meta];
+                meta += 1;
+                tracker.process_resolved(&p.meta, p.parent, &mut emit)
+            } else {
+                let data = &b.bytes[at..at + it.len as usize];
+                at += it.len as usize;
+                decoded.clear();
+                decode(&dcfg, it.ts, it.linktype, it.wire_len, data, &mut decoded);
+                match decoded.as_slice() {
+                    [Decoded::Packet(m)] => tracker.process_resolved(m, None, &mut emit),
+                    _ => {
+                        debug_assert!(false, "peek promised one packet: {decoded:?}");
+                        Disposition::Dropped(PEEK_MISMATCH)
+                    }
+                }
+            };
+            verdicts.push(verdict);
             // Timers the packet set already due fire at the next tick.
             pos = tick + 1;
-            for (n, w) in tracker.weird_records.drain(..).enumerate() {
-                weirds.push((
-                    WeirdKey {
-                        frame: p.frame,
-                        class: 1,
-                        tick: p.tick,
-                        n: n as u32,
-                    },
-                    w,
-                ));
+            if !tracker.weird_records.is_empty() {
+                drain_weirds(&mut tracker, it.frame, it.tick, &mut weirds);
             }
         }
         if let Some(&end) = times.last() {
@@ -109,10 +172,10 @@ pub fn run(
         let open = tracker.stats.conns_created as i64 - tracker.stats.conns_removed as i64;
         open_conns.fetch_add(open - open_here, Ordering::Relaxed);
         open_here = open;
-        let mut packets = batch.packets;
-        packets.clear();
-        // The reader allocates a new buffer when none comes back.
-        let _ = spent.try_send(packets);
+        let mut buffers = batch.buffers;
+        buffers.clear();
+        // The reader allocates new buffers when none come back.
+        let _ = spent.try_send(buffers);
         let out = ShardOut {
             shard: id,
             records,
@@ -132,7 +195,12 @@ pub fn run(
             advance(&mut tracker, end, &mut shard_now, &mut emit);
         }
     }
-    tracker.finish(&mut emit);
+    let _ = output.send(MergeMsg::Done(done(id, tracker, records)));
+}
+
+/// The tracker's flush at end of input, with its counters.
+fn done(id: usize, mut tracker: Tracker, mut records: Vec<ConnRecord>) -> ShardDone {
+    tracker.finish(&mut |r| records.push(r));
     let weirds = tracker
         .weird_records
         .drain(..)
@@ -149,7 +217,7 @@ pub fn run(
             )
         })
         .collect();
-    let done = ShardDone {
+    ShardDone {
         shard: id,
         records,
         weirds,
@@ -161,8 +229,27 @@ pub fn run(
             .map(|(k, v)| (*k, *v))
             .collect(),
         clean: tracker.is_empty() && tracker.pending_timers() == 0,
-    };
-    let _ = output.send(MergeMsg::Done(done));
+    }
+}
+
+/// Moves the weird.log rows the last packet raised to `weirds`.
+fn drain_weirds(
+    tracker: &mut Tracker,
+    frame: u64,
+    tick: u32,
+    weirds: &mut Vec<(WeirdKey, WeirdRecord)>,
+) {
+    for (n, w) in tracker.weird_records.drain(..).enumerate() {
+        weirds.push((
+            WeirdKey {
+                frame,
+                class: 1,
+                tick,
+                n: n as u32,
+            },
+            w,
+        ));
+    }
 }
 
 fn advance(
@@ -197,5 +284,93 @@ fn fire_timers(
         let j = *pos + times[*pos..=upto].partition_point(|&t| t < due);
         advance(tracker, times[j], shard_now, emit);
         *pos = j;
+    }
+}
+
+/// The only tracker of a `--threads 1` run, driven by the reader itself at
+/// every tick: the same calls, in the same order, as a shard makes, without
+/// a thread or a copy of any packet.
+pub struct Inline {
+    tracker: Tracker,
+    /// The tracker's network time.
+    now: Option<Timestamp>,
+    records: Vec<ConnRecord>,
+    weirds: Vec<(WeirdKey, WeirdRecord)>,
+    open_here: i64,
+}
+
+impl Inline {
+    pub fn new(cfg: TrackConfig) -> Self {
+        Inline {
+            tracker: Tracker::new(cfg),
+            now: None,
+            records: Vec::new(),
+            weirds: Vec::new(),
+            open_here: 0,
+        }
+    }
+
+    /// A tick at network time `now`: fires the timers due by then.
+    #[inline]
+    pub fn tick(&mut self, now: Timestamp) {
+        if self.tracker.next_due().is_some_and(|due| due <= now) {
+            let records = &mut self.records;
+            advance(&mut self.tracker, now, &mut self.now, &mut |r| {
+                records.push(r)
+            });
+        }
+    }
+
+    /// A packet at the tick just taken (index `tick` of the batch, network
+    /// time `now`).
+    pub fn packet(
+        &mut self,
+        m: &PacketMeta,
+        parent: Option<Uid>,
+        now: Timestamp,
+        frame: u64,
+        tick: u32,
+    ) -> Disposition {
+        let records = &mut self.records;
+        let mut emit = |r: ConnRecord| records.push(r);
+        // `process` advances to the packet's own time; an older packet is
+        // handled at network time, as in a shard.
+        if m.ts < now && self.now != Some(now) {
+            advance(&mut self.tracker, now, &mut self.now, &mut emit);
+        } else if self.now.is_none_or(|s| m.ts > s) {
+            self.now = Some(m.ts);
+        }
+        let v = self.tracker.process_resolved(m, parent, &mut emit);
+        if !self.tracker.weird_records.is_empty() {
+            drain_weirds(&mut self.tracker, frame, tick, &mut self.weirds);
+        }
+        v
+    }
+
+    /// What the batch just ended produced, for the merger.
+    pub fn batch_out(&mut self, open_conns: &AtomicI64) -> ShardOut {
+        let s = &self.tracker.stats;
+        let open = s.conns_created as i64 - s.conns_removed as i64;
+        open_conns.fetch_add(open - self.open_here, Ordering::Relaxed);
+        self.open_here = open;
+        ShardOut {
+            shard: 0,
+            records: std::mem::take(&mut self.records),
+            verdicts: Vec::new(),
+            weirds: std::mem::take(&mut self.weirds),
+        }
+    }
+
+    /// End of input at network time `end`: the flush.
+    pub fn finish(mut self, end: Option<Timestamp>) -> ShardDone {
+        let mut records = std::mem::take(&mut self.records);
+        if let Some(end) = end {
+            if self.now.is_none_or(|s| s < end) {
+                advance(&mut self.tracker, end, &mut self.now, &mut |r| {
+                    records.push(r)
+                });
+            }
+        }
+        done(0, self.tracker, records)
     }
 }

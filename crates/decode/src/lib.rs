@@ -21,11 +21,13 @@ mod checksum;
 mod ip;
 pub mod link;
 mod meta;
+mod peek;
 mod transport;
 mod tunnel;
 pub mod weird;
 
 pub use meta::*;
+pub use peek::{peek, FlowPeek};
 pub use tunnel::UdpTunnel;
 pub use weird::Weird;
 
@@ -392,6 +394,65 @@ mod tests {
             "linktype {lt} len {}: {v:?}",
             f.len()
         );
+        check_peek(lt, wire, f, cfg, &v);
+    }
+
+    /// A frame `peek` knows decodes to one plain TCP or UDP packet with the
+    /// peeked key.
+    fn check_peek(lt: u32, wire: u32, f: &[u8], cfg: &DecodeConfig, v: &[Decoded]) {
+        let Some(k) = peek(cfg, lt, wire, f) else {
+            return;
+        };
+        let m = match v {
+            [Decoded::Packet(m)] => m,
+            _ => panic!("peek {k:?} but decode gave {v:?} (linktype {lt})"),
+        };
+        let ports = match m.transport {
+            Transport::Tcp(t) => (t.sport, t.dport),
+            Transport::Udp(u) => {
+                assert_eq!(u.tunnel, None);
+                (u.sport, u.dport)
+            }
+            t => panic!("peek {k:?} but transport {t:?}"),
+        };
+        assert_eq!(
+            (m.src, m.dst, ports, m.ip_proto),
+            (k.src, k.dst, (k.sport, k.dport), k.proto)
+        );
+        assert!(m.encap.is_empty());
+        assert_eq!(m.ts, Timestamp(1_000_000));
+    }
+
+    #[test]
+    fn common_frames_are_peeked() {
+        let ip = Ipv4Spec::default();
+        let (s4, d4) = (ip.src_addr(), ip.dst_addr());
+        let v4_udp = ipv4(17, &udp(&s4, &d4, 53, 53, b"0123456789abcdefXYZ"));
+        let (s6, d6) = (Addr::v6(V6_SRC), Addr::v6(V6_DST));
+        let v6_tcp = ipv6(V6_SRC, V6_DST, 6, &tcp(&s6, &d6, &TcpSpec::default()));
+        let tagged = [&vlan_tag(7, 0x86dd)[..], &v6_tcp].concat();
+        for (lt, f) in [
+            (linktype::ETHERNET, eth_tcp_syn()),
+            (linktype::ETHERNET, ethernet(MAC_B, MAC_A, 0x0800, &v4_udp)),
+            (linktype::ETHERNET, ethernet(MAC_B, MAC_A, 0x8100, &tagged)),
+            (101, v6_tcp.clone()),
+        ] {
+            for cfg in [C, IGNORE] {
+                assert!(peek(&cfg, lt, f.len() as u32, &f).is_some(), "{lt}");
+                check(lt, f.len() as u32, &f, &cfg);
+            }
+        }
+        // A tunnel port or a fragment is left to the full decode.
+        let vx = ipv4(17, &udp(&s4, &d4, 1, 4789, &[0; 32]));
+        assert_eq!(peek(&C, 101, vx.len() as u32, &vx), None);
+        let frag = ipv4_with(
+            &Ipv4Spec {
+                frag: 0x2000,
+                ..ip.clone()
+            },
+            &[0; 24],
+        );
+        assert_eq!(peek(&C, 101, frag.len() as u32, &frag), None);
     }
 
     #[test]
