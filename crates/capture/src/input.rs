@@ -65,6 +65,12 @@ impl Input {
         &self.buf[self.start..self.end]
     }
 
+    /// At least `n` bytes are available without reading.
+    #[inline]
+    pub(crate) fn has(&self, n: usize) -> bool {
+        self.end - self.start >= n
+    }
+
     /// Makes at least `n` bytes available. `Ok(false)` means the input ended
     /// first; whatever it held is still `available()`.
     #[inline]
