@@ -10,7 +10,7 @@
 use quartet_wire::Timestamp;
 
 use crate::input::Input;
-use crate::{CaptureError, CaptureErrorKind, Frame, Source, MAX_CAPLEN};
+use crate::{CaptureError, CaptureErrorKind, Frame, Shared, Source, MAX_CAPLEN};
 
 pub(crate) const FILE_HEADER_LEN: usize = 24;
 
@@ -172,12 +172,14 @@ impl Source for PcapReader {
         let micros = if self.nano { frac / 1000 } else { frac };
         let keep = caplen.min(self.snapshot) as usize;
         let linktype = self.linktype;
-        let record = self.input.take(total);
+        let at = self.input.take(total) + hlen;
+        let buffer = self.input.buffer();
         Ok(Some(Frame {
             ts: Timestamp::from_micros(sec * 1_000_000 + micros),
             linktype,
             wire_len,
-            data: &record[hlen..hlen + keep],
+            data: &buffer[at..at + keep],
+            shared: Some(Shared { buffer, at }),
         }))
     }
 }

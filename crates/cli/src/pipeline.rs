@@ -36,7 +36,7 @@ use crate::flags::{Input, Options};
 use crate::merge::{
     LogOut, MergeMsg, MergeReport, Merger, PlanFrame, ReaderBatch, WeirdKey, WeirdOut,
 };
-use crate::shard::{self, Inline, Item, ShardBatch, ShardBuffers, ShardPacket, DECODED};
+use crate::shard::{self, Inline, Item, ShardBatch, ShardBuffers, ShardPacket, COPIED, DECODED};
 use anyhow::{Context, Result};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use quartet_capture::{BpfFilter, CaptureError, Frame, LiveEvent, LiveSource, LiveStats};
@@ -744,10 +744,14 @@ impl<'a> Reader<'a> {
     /// when the run is to stop (the output cannot be written).
     fn send_batch(&mut self) -> bool {
         self.batch_frames = 0;
+        // The next plan has room for a whole batch (a frame has one entry,
+        // and usually one packet).
+        let frames = Vec::with_capacity(BATCH);
+        let shards = Vec::with_capacity(self.plan_shards.len().max(BATCH));
         let plan = ReaderBatch {
             end: self.now,
-            frames: std::mem::take(&mut self.plan),
-            shards: std::mem::take(&mut self.plan_shards),
+            frames: std::mem::replace(&mut self.plan, frames),
+            shards: std::mem::replace(&mut self.plan_shards, shards),
             weirds: std::mem::take(&mut self.weird_rows),
         };
         match &mut self.engine {
@@ -761,7 +765,8 @@ impl<'a> Reader<'a> {
                 let times: Arc<[Timestamp]> = Arc::from(&self.times[..]);
                 self.times.clear();
                 for (tx, building) in s.inputs.iter().zip(s.building.iter_mut()) {
-                    let fresh = s.spent.try_recv().unwrap_or_default();
+                    let mut fresh = s.spent.try_recv().unwrap_or_default();
+                    fresh.reserve_like(building);
                     let batch = ShardBatch {
                         buffers: std::mem::replace(building, fresh),
                         times: times.clone(),
@@ -852,7 +857,21 @@ impl<'a> Reader<'a> {
                 let h = flow_shard_hash(&k.src, k.sport, &k.dst, k.dport, k.proto);
                 let shard = (h % s.building.len() as u64) as usize;
                 let b = &mut s.building[shard];
-                b.bytes.extend_from_slice(frame.data);
+                // The frame stays in the capture's buffer, which the batch
+                // holds; only a source without one has it copied.
+                let (chunk, at) = match frame.shared {
+                    Some(sh) if u32::try_from(sh.at).is_ok() => {
+                        if !b.chunks.last().is_some_and(|c| Arc::ptr_eq(c, sh.buffer)) {
+                            b.chunks.push(sh.buffer.clone());
+                        }
+                        ((b.chunks.len() - 1) as u32, sh.at as u32)
+                    }
+                    _ => {
+                        let at = b.bytes.len() as u32;
+                        b.bytes.extend_from_slice(frame.data);
+                        (COPIED, at)
+                    }
+                };
                 b.items.push(Item {
                     frame: frame_no,
                     ts: frame.ts,
@@ -860,6 +879,8 @@ impl<'a> Reader<'a> {
                     len: frame.data.len() as u32,
                     wire_len: frame.wire_len,
                     linktype: frame.linktype,
+                    chunk,
+                    at,
                 });
                 self.plan.push(PlanFrame {
                     first_drop: None,
@@ -920,6 +941,8 @@ impl<'a> Reader<'a> {
                                 len: DECODED,
                                 wire_len: 0,
                                 linktype: 0,
+                                chunk: 0,
+                                at: 0,
                             });
                             b.metas.push(ShardPacket {
                                 meta: *meta,

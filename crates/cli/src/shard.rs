@@ -44,6 +44,8 @@ pub struct ShardPacket {
 
 /// `Item::len` of a packet the reader decoded (the next of `metas`).
 pub const DECODED: u32 = u32::MAX;
+/// `Item::chunk` of a frame copied to `bytes`.
+pub const COPIED: u32 = u32::MAX;
 
 /// One packet of a batch, in the reader's order.
 #[derive(Clone, Copy, Debug)]
@@ -54,11 +56,14 @@ pub struct Item {
     pub ts: Timestamp,
     /// Index of the packet's tick in the batch's `times`.
     pub tick: u32,
-    /// Bytes of the undecoded frame (the next ones of `bytes`), or
-    /// [`DECODED`].
+    /// Bytes of the undecoded frame, or [`DECODED`].
     pub len: u32,
     pub wire_len: u32,
     pub linktype: u32,
+    /// Where the undecoded frame is: `chunks[chunk][at..]`, or `bytes[at..]`
+    /// when `chunk` is [`COPIED`].
+    pub chunk: u32,
+    pub at: u32,
 }
 
 /// The buffers of one batch for one shard; they go back to the reader
@@ -67,14 +72,30 @@ pub struct Item {
 pub struct ShardBuffers {
     pub items: Vec<Item>,
     pub metas: Vec<ShardPacket>,
-    /// Undecoded frames, back to back.
+    /// The capture's buffers the undecoded frames lie in (held, not copied).
+    pub chunks: Vec<Arc<Vec<u8>>>,
+    /// Undecoded frames of a source without shareable buffers, back to back.
     pub bytes: Vec<u8>,
 }
 
 impl ShardBuffers {
+    /// Makes room for as much as `like` holds, and a quarter more, so that
+    /// filling these does not grow them.
+    pub fn reserve_like(&mut self, like: &ShardBuffers) {
+        fn room<T>(v: &mut Vec<T>, n: usize) {
+            v.reserve((n + n / 4).saturating_sub(v.len()));
+        }
+        room(&mut self.items, like.items.len());
+        room(&mut self.metas, like.metas.len());
+        room(&mut self.chunks, like.chunks.len());
+        room(&mut self.bytes, like.bytes.len());
+    }
+
+    /// Empties the buffers and lets go of the capture's.
     pub fn clear(&mut self) {
         self.items.clear();
         self.metas.clear();
+        self.chunks.clear();
         self.bytes.clear();
     }
 }
@@ -118,7 +139,7 @@ pub fn run(
         let mut emit = |r: ConnRecord| records.push(r);
         // First tick at which a timer may still fire in this batch.
         let mut pos = 0usize;
-        let (mut at, mut meta) = (0usize, 0usize);
+        let mut meta = 0usize;
         for it in &b.items {
             let tick = it.tick as usize;
             fire_timers(
@@ -139,8 +160,11 @@ pub fn run(
                 meta += 1;
                 tracker.process_resolved(&p.meta, p.parent, &mut emit)
             } else {
-                let data = &b.bytes[at..at + it.len as usize];
-                at += it.len as usize;
+                let (at, len) = (it.at as usize, it.len as usize);
+                let data = match it.chunk {
+                    COPIED => &b.bytes[at..at + len],
+                    c => &b.chunks[c as usize][at..at + len],
+                };
                 decoded.clear();
                 decode(&dcfg, it.ts, it.linktype, it.wire_len, data, &mut decoded);
                 match decoded.as_slice() {
