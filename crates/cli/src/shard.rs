@@ -152,8 +152,13 @@ pub fn run(
             );
             // The single-threaded tracker is at the network time of this
             // tick when it handles the packet (its own time may be older).
-            if shard_now != Some(times[tick]) {
-                advance(&mut tracker, times[tick], &mut shard_now, &mut emit);
+            // A packet as recent as the tick advances the tracker to it
+            // itself.
+            let now = times[tick];
+            if it.ts < now && shard_now != Some(now) {
+                advance(&mut tracker, now, &mut shard_now, &mut emit);
+            } else if shard_now.is_none_or(|s| now > s) {
+                shard_now = Some(now);
             }
             let verdict = if it.len == DECODED {
                 let p = &b.metas[meta];

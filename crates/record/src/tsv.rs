@@ -230,6 +230,15 @@ fn put_hex_escape(o: &mut impl Write, b: u8) -> io::Result<()> {
 /// bytes that are not valid UTF-8 print as `\xHH`; inside a set the set
 /// separator `,` does too. The field separator (TAB) is a control byte.
 pub(crate) fn put_str(o: &mut impl Write, s: &[u8], in_set: bool) -> io::Result<()> {
+    // Printable ASCII without `\` or `,` (history letters, service names)
+    // is written as it is.
+    if s.len() > 1
+        && s.iter()
+            .all(|&b| (0x20..0x7f).contains(&b) && b != b'\\' && b != b',')
+        && s != b"(empty)"
+    {
+        return o.write_all(s);
+    }
     let mut s = s;
     match s {
         b"" => return o.write_all(b"(empty)"),
