@@ -146,12 +146,14 @@ pub struct MergeReport {
 }
 
 /// A record waiting for its turn. Records of one connection key come from
-/// one shard, so `(order, shard, seq)` never leaves a tie to chance.
+/// one shard, so `(order, shard, seq)` never leaves a tie to chance. The
+/// record itself waits in `Merger::waiting` at `slot`, so the heap moves
+/// small entries.
 struct Pending {
     order: RemovalOrder,
     shard: usize,
     seq: u64,
-    record: ConnRecord,
+    slot: usize,
 }
 
 impl Pending {
@@ -198,6 +200,9 @@ pub struct Merger<'a> {
     shards: Vec<VecDeque<ShardOut>>,
     seq: Vec<u64>,
     heap: BinaryHeap<Reverse<Pending>>,
+    /// The records of `heap`, by slot, and the free slots.
+    waiting: Vec<Option<ConnRecord>>,
+    free: Vec<usize>,
     final_weirds: Vec<(WeirdKey, WeirdRecord)>,
     report: MergeReport,
 }
@@ -223,6 +228,8 @@ impl<'a> Merger<'a> {
             shards: (0..shards).map(|_| VecDeque::new()).collect(),
             seq: vec![0; shards],
             heap: BinaryHeap::new(),
+            waiting: Vec::new(),
+            free: Vec::new(),
             final_weirds: Vec::new(),
             report: MergeReport {
                 clean: true,
@@ -264,7 +271,8 @@ impl<'a> Merger<'a> {
         // Every batch was settled (shards finish them all before their
         // flush); what is left is final.
         while let Some(Reverse(p)) = self.heap.pop() {
-            self.write(p.record);
+            let record = self.release(p.slot);
+            self.write(record);
         }
         let mut weirds = std::mem::take(&mut self.final_weirds);
         weirds.sort_by_key(|w| w.0);
@@ -356,13 +364,30 @@ impl<'a> Merger<'a> {
         for record in records {
             let seq = self.seq[shard];
             self.seq[shard] += 1;
+            let order = record.order;
+            let slot = match self.free.pop() {
+                Some(i) => {
+                    self.waiting[i] = Some(record);
+                    i
+                }
+                None => {
+                    self.waiting.push(Some(record));
+                    self.waiting.len() - 1
+                }
+            };
             self.heap.push(Reverse(Pending {
-                order: record.order,
+                order,
                 shard,
                 seq,
-                record,
+                slot,
             }));
         }
+    }
+
+    /// Takes a held record out of its slot.
+    fn release(&mut self, slot: usize) -> ConnRecord {
+        self.free.push(slot);
+        self.waiting[slot].take().expect("a held record")
     }
 
     fn shard_done(&mut self, d: ShardDone) {
@@ -427,8 +452,9 @@ impl<'a> Merger<'a> {
                 .is_some_and(|Reverse(p)| p.order.phase == 0 && p.order.at < end)
             {
                 let Reverse(p) = self.heap.pop().expect("peeked");
+                let record = self.release(p.slot);
                 self.rotate_to(p.order.at);
-                self.write(p.record);
+                self.write(record);
             }
             // Later records are removed at `end` or after.
             self.rotate_to(end);
