@@ -1084,9 +1084,10 @@ mod tests {
         }
     }
 
-    /// On every frame of the Zeek trace collection: a frame `peek` takes is
-    /// one plain TCP or UDP packet with that key, whose shard is the one
-    /// its decoded form would get.
+    /// On every frame of the Zeek trace collection: `decode` gives what the
+    /// layered decoder gives, and a frame `peek` takes is one plain TCP or
+    /// UDP packet with that key, whose shard is the one its decoded form
+    /// would get.
     #[test]
     fn peeked_frames_decode_to_their_key_on_every_trace() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/zeek-traces");
@@ -1094,7 +1095,7 @@ mod tests {
         collect(&dir, &mut traces);
         assert!(traces.len() > 100, "the trace collection is at {dir:?}");
         let (mut frames, mut peeked) = (0u64, 0u64);
-        let mut out = Vec::new();
+        let (mut out, mut layered) = (Vec::new(), Vec::new());
         for t in traces {
             let Ok(mut src) = quartet_capture::open(&t.to_string_lossy()) else {
                 continue;
@@ -1103,12 +1104,23 @@ mod tests {
                 frames += 1;
                 for ignore_checksums in [false, true] {
                     let cfg = DecodeConfig { ignore_checksums };
+                    out.clear();
+                    layered.clear();
+                    decode(&cfg, f.ts, f.linktype, f.wire_len, f.data, &mut out);
+                    let lt = f.linktype;
+                    quartet_decode::decode_layered(
+                        &cfg,
+                        f.ts,
+                        lt,
+                        f.wire_len,
+                        f.data,
+                        &mut layered,
+                    );
+                    assert_eq!(out, layered, "{t:?}");
                     let Some(k) = peek(&cfg, f.linktype, f.wire_len, f.data) else {
                         continue;
                     };
                     peeked += u64::from(!ignore_checksums);
-                    out.clear();
-                    decode(&cfg, f.ts, f.linktype, f.wire_len, f.data, &mut out);
                     let [Decoded::Packet(m)] = out.as_slice() else {
                         panic!("{t:?}: peek {k:?}, decoded {out:?}");
                     };

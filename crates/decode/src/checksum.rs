@@ -80,11 +80,16 @@ pub(crate) fn fold(mut acc: u64) -> u16 {
 #[inline]
 pub(crate) fn verify(data: &[u8]) -> bool {
     if let Ok(h) = <&[u8; 20]>::try_from(data) {
-        // The IPv4 header without options: five words.
-        let w = |i: usize| u64::from(u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
-        return fold(w(0) + w(4) + w(8) + w(12) + w(16)) == 0xffff;
+        return verify20(h);
     }
     fold(sum_swapped(data)) == 0xffff
+}
+
+/// [`verify`] for an IPv4 header without options: five 32-bit words.
+#[inline(always)]
+pub(crate) fn verify20(h: &[u8; 20]) -> bool {
+    let w = |i: usize| u64::from(u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
+    fold(w(0) + w(4) + w(8) + w(12) + w(16)) == 0xffff
 }
 
 /// Partial sum of the pseudo-header for a transport segment of `len` bytes
