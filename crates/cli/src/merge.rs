@@ -12,7 +12,8 @@
 //! pipeline wrote them: by frame, the reader's rows before the trackers'.
 //! Frame dispositions are settled here too: the reader says, for each frame
 //! that carried packets, which shards got them, and the shards say what
-//! became of each.
+//! became of each. (A frame of one packet the reader did not decode is
+//! settled by its shard, which reports the counts at the end.)
 
 use crate::pipeline::Reason;
 use quartet_record::{ConnRecord, RemovalOrder, Sink, WeirdRecord, WeirdWriter};
@@ -116,6 +117,10 @@ pub struct ShardDone {
     pub weird_counts: Vec<(&'static str, u64)>,
     /// No connection or timer was left after the flush.
     pub clean: bool,
+    /// Frames the shard settled itself (those of one packet the reader did
+    /// not decode, which are in no plan): counted, and dropped by reason.
+    pub frames_counted: u64,
+    pub drops: Vec<(&'static str, u64)>,
 }
 
 pub enum MergeMsg {
@@ -399,6 +404,10 @@ impl<'a> Merger<'a> {
             *self.report.weirds.entry(k).or_insert(0) += v;
         }
         self.report.clean &= d.clean;
+        self.report.frames_counted += d.frames_counted;
+        for (k, v) in d.drops {
+            *self.report.drops.entry(Cow::Borrowed(k)).or_insert(0) += v;
+        }
     }
 
     fn batch_complete(&self) -> bool {

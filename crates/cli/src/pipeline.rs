@@ -27,7 +27,8 @@
 //!
 //! Every frame read ends in exactly one place: a connection's packet count
 //! or a named drop counter (`--stats` prints them). A shard's verdict on a
-//! packet comes back to the merger, which settles the frame. A capture
+//! packet comes back to the merger, which settles the frame; a frame the
+//! reader only peeked at carries one packet, and its shard settles it. A capture
 //! fault stops reading but not writing: every connection tracked so far is
 //! flushed.
 
@@ -885,11 +886,7 @@ impl<'a> Reader<'a> {
                     chunk,
                     at,
                 });
-                self.plan.push(PlanFrame {
-                    first_drop: None,
-                    packets: 1,
-                });
-                self.plan_shards.push(shard as u32);
+                // The shard settles the frame itself: it is in no plan.
                 return;
             }
         }

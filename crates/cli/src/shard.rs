@@ -130,6 +130,8 @@ pub fn run(
     // of the last batch.
     let mut shard_now: Option<Timestamp> = None;
     let mut net_now: Option<Timestamp> = None;
+    // The frames of one undecoded packet are settled here.
+    let mut settled = Settled::default();
     for batch in input.iter() {
         let times = &batch.times[..];
         let b = &batch.buffers;
@@ -160,10 +162,10 @@ pub fn run(
             } else if shard_now.is_none_or(|s| now > s) {
                 shard_now = Some(now);
             }
-            let verdict = if it.len == DECODED {
+            if it.len == DECODED {
                 let p = &b.metas[meta];
                 meta += 1;
-                tracker.process_resolved(&p.meta, p.parent, &mut emit)
+                verdicts.push(tracker.process_resolved(&p.meta, p.parent, &mut emit));
             } else {
                 let (at, len) = (it.at as usize, it.len as usize);
                 let data = match it.chunk {
@@ -172,15 +174,17 @@ pub fn run(
                 };
                 decoded.clear();
                 decode(&dcfg, it.ts, it.linktype, it.wire_len, data, &mut decoded);
-                match decoded.as_slice() {
+                let verdict = match decoded.as_slice() {
                     [Decoded::Packet(m)] => tracker.process_resolved(m, None, &mut emit),
                     _ => {
                         debug_assert!(false, "peek promised one packet: {decoded:?}");
                         Disposition::Dropped(PEEK_MISMATCH)
                     }
-                }
-            };
-            verdicts.push(verdict);
+                };
+                // The frame carried this packet only: its verdict is the
+                // frame's.
+                settled.add(verdict);
+            }
             // Timers the packet set already due fire at the next tick.
             pos = tick + 1;
             if !tracker.weird_records.is_empty() {
@@ -224,7 +228,29 @@ pub fn run(
             advance(&mut tracker, end, &mut shard_now, &mut emit);
         }
     }
-    let _ = output.send(MergeMsg::Done(done(id, tracker, records)));
+    let mut done = done(id, tracker, records);
+    done.frames_counted = settled.counted;
+    done.drops = settled.drops;
+    let _ = output.send(MergeMsg::Done(done));
+}
+
+/// Frames a shard settled itself.
+#[derive(Default)]
+struct Settled {
+    counted: u64,
+    drops: Vec<(&'static str, u64)>,
+}
+
+impl Settled {
+    fn add(&mut self, v: Disposition) {
+        match v {
+            Disposition::Counted => self.counted += 1,
+            Disposition::Dropped(why) => match self.drops.iter_mut().find(|d| d.0 == why) {
+                Some(d) => d.1 += 1,
+                None => self.drops.push((why, 1)),
+            },
+        }
+    }
 }
 
 /// The tracker's flush at end of input, with its counters.
@@ -258,6 +284,8 @@ fn done(id: usize, mut tracker: Tracker, mut records: Vec<ConnRecord>) -> ShardD
             .map(|(k, v)| (*k, *v))
             .collect(),
         clean: tracker.is_empty() && tracker.pending_timers() == 0,
+        frames_counted: 0,
+        drops: Vec::new(),
     }
 }
 
