@@ -905,6 +905,35 @@ impl<'a> Reader<'a> {
             frame.data,
             &mut decoded,
         );
+        if let ([Decoded::Packet(m)], Engine::Inline(e)) = (decoded.as_slice(), &mut self.engine) {
+            // The common case with one tracker: one packet, its verdict is
+            // the frame's.
+            let now = match self.now {
+                Some(n) if n >= m.ts => n,
+                _ => m.ts,
+            };
+            self.now = Some(now);
+            self.times.push(now);
+            e.shard.tick(now);
+            let tick = (self.times.len() - 1) as u32;
+            let parent = if m.encap.is_empty() && !matches!(m.transport, Transport::Udp(_)) {
+                if self.packets_now.is_none_or(|t| m.ts > t) {
+                    self.packets_now = Some(m.ts);
+                }
+                None
+            } else {
+                self.observe(m)
+            };
+            let Engine::Inline(e) = &mut self.engine else {
+                unreachable!("matched above")
+            };
+            match e.shard.packet(m, parent, now, frame_no, tick) {
+                Disposition::Counted => self.report.frames_counted += 1,
+                Disposition::Dropped(why) => self.drop_frame(Cow::Borrowed(why)),
+            }
+            self.decoded = decoded;
+            return;
+        }
         // A frame counts once: in a connection if any packet it carried was
         // counted there, else under the reason its first item was dropped
         // (a shard's verdict when that item was a packet).
