@@ -1,4 +1,5 @@
-//! Decoding throughput of typical frames through `quartet_decode::decode`.
+//! Decoding throughput of typical frames through `quartet_decode::decode`,
+//! the layered decoder it bypasses for them, and `quartet_decode::peek`.
 //!
 //! `cargo bench -p quartet-bench --bench decode`
 
@@ -6,7 +7,7 @@ use std::hint::black_box;
 use std::net::SocketAddr;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use quartet_decode::{decode, DecodeConfig, Decoded};
+use quartet_decode::{decode, decode_layered, peek, DecodeConfig, Decoded};
 use quartet_testkit::{linktype, PacketBuilder, Tcp, TcpFlags};
 use quartet_wire::Timestamp;
 
@@ -77,5 +78,37 @@ fn bench_decode(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_decode);
+/// What the sharded reader does per frame: `peek` (key only, IPv4 header
+/// checksum) against the full decode, and the layered decoder that `decode`
+/// bypasses for these frames.
+fn bench_peek(c: &mut Criterion) {
+    let mut g = c.benchmark_group("peek");
+    g.throughput(Throughput::Elements(1));
+    let cfg = DecodeConfig::default();
+    let ts = Timestamp::from_secs(1_700_000_000);
+    for (name, frame) in frames() {
+        let wire = frame.len() as u32;
+        g.bench_function(format!("{name}/peek"), |b| {
+            b.iter(|| peek(&cfg, linktype::ETHERNET, wire, black_box(&frame)).is_some())
+        });
+        let mut out: Vec<Decoded> = Vec::with_capacity(4);
+        g.bench_function(format!("{name}/layered"), |b| {
+            b.iter(|| {
+                out.clear();
+                decode_layered(
+                    &cfg,
+                    ts,
+                    linktype::ETHERNET,
+                    wire,
+                    black_box(&frame),
+                    &mut out,
+                );
+                black_box(out.len())
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_decode, bench_peek);
 criterion_main!(benches);

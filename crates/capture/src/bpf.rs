@@ -155,6 +155,7 @@ mod test {
             linktype,
             wire_len: data.len() as u32,
             data,
+            shared: None,
         }
     }
 

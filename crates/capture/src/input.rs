@@ -6,7 +6,14 @@
 //! (`take`), which stay valid until the next `fill`, so a reader can lend a
 //! frame without copying it. The buffer only grows when a single record is
 //! larger than it, never per packet.
+//!
+//! The buffer is an `Arc`, so that a frame can be passed to another thread
+//! by cloning it (see [`crate::Shared`]). Bytes are only ever written into
+//! a buffer nobody else holds: when a refill finds the current one shared,
+//! reading continues in another (a retired one whose clones are all gone,
+//! or a new one), and the shared one is left as it is.
 use std::io::{self, Read};
+use std::sync::Arc;
 
 use flate2::read::MultiGzDecoder;
 
@@ -14,13 +21,18 @@ use flate2::read::MultiGzDecoder;
 /// precedes them) are rare compared with the records they serve.
 const BUF_SIZE: usize = 1 << 20;
 
+/// Retired buffers kept for reuse (each as large as the buffer).
+const MAX_RETIRED: usize = 64;
+
 /// The two magic bytes that start every gzip member (RFC 1952 §2.3.1).
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 pub(crate) struct Input {
     reader: Box<dyn Read + Send>,
     /// Bytes `[start, end)` are read but not yet taken.
-    buf: Vec<u8>,
+    buf: Arc<Vec<u8>>,
+    /// Buffers given up while shared, to be used again once they are not.
+    retired: Vec<Arc<Vec<u8>>>,
     start: usize,
     end: usize,
     /// Stream offset of `buf[0]`.
@@ -32,7 +44,8 @@ impl Input {
     pub(crate) fn new(reader: Box<dyn Read + Send>) -> Self {
         Input {
             reader,
-            buf: vec![0; BUF_SIZE],
+            buf: Arc::new(vec![0; BUF_SIZE]),
+            retired: Vec::new(),
             start: 0,
             end: 0,
             base: 0,
@@ -65,6 +78,12 @@ impl Input {
         &self.buf[self.start..self.end]
     }
 
+    /// At least `n` bytes are available without reading.
+    #[inline]
+    pub(crate) fn has(&self, n: usize) -> bool {
+        self.end - self.start >= n
+    }
+
     /// Makes at least `n` bytes available. `Ok(false)` means the input ended
     /// first; whatever it held is still `available()`.
     #[inline]
@@ -77,8 +96,12 @@ impl Input {
 
     #[cold]
     fn refill(&mut self, n: usize) -> io::Result<bool> {
+        if Arc::get_mut(&mut self.buf).is_none() {
+            self.unshare();
+        }
+        let buf = Arc::get_mut(&mut self.buf).expect("the buffer is not shared");
         if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
+            buf.copy_within(self.start..self.end, 0);
             self.base += self.start as u64;
             self.end -= self.start;
             self.start = 0;
@@ -87,13 +110,13 @@ impl Input {
             if self.eof {
                 return Ok(false);
             }
-            if self.end == self.buf.len() {
+            if self.end == buf.len() {
                 // Grow only as data actually arrives, so a corrupt length
                 // in a short file cannot make us allocate its claimed size.
-                let len = self.buf.len();
-                self.buf.resize(n.min(len * 2), 0);
+                let len = buf.len();
+                buf.resize(n.min(len * 2), 0);
             }
-            match self.reader.read(&mut self.buf[self.end..]) {
+            match self.reader.read(&mut buf[self.end..]) {
                 Ok(0) => self.eof = true,
                 Ok(k) => self.end += k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -103,13 +126,51 @@ impl Input {
         Ok(true)
     }
 
+    /// Moves the bytes not yet taken to a buffer nobody else holds and
+    /// retires the current one.
+    fn unshare(&mut self) {
+        let len = self.buf.len();
+        let free = self
+            .retired
+            .iter()
+            .position(|b| Arc::strong_count(b) == 1 && Arc::weak_count(b) == 0);
+        let mut fresh = match free {
+            Some(i) => self.retired.swap_remove(i),
+            // Zeroed by the allocator (fresh pages), not by a loop.
+            None => Arc::new(vec![0; len]),
+        };
+        let b = Arc::get_mut(&mut fresh).expect("a free buffer");
+        if b.len() < len {
+            b.resize(len, 0);
+        }
+        let rest = self.end - self.start;
+        b[..rest].copy_from_slice(&self.buf[self.start..self.end]);
+        let old = std::mem::replace(&mut self.buf, fresh);
+        if self.retired.len() >= MAX_RETIRED {
+            // Held elsewhere for long: let the holders free it.
+            self.retired.remove(0);
+        }
+        self.retired.push(old);
+        self.base += self.start as u64;
+        self.end = rest;
+        self.start = 0;
+    }
+
     /// Takes the next `n` bytes, which the caller has made available with
-    /// `fill`. The slice lives until the next call that needs `&mut self`.
+    /// `fill`, and returns where they start in `buffer()`. They stay there,
+    /// unchanged, until the next call that needs `&mut self`, and for as
+    /// long as a clone of the buffer is held.
     #[inline]
-    pub(crate) fn take(&mut self, n: usize) -> &[u8] {
+    pub(crate) fn take(&mut self, n: usize) -> usize {
         let at = self.start;
         self.start += n;
-        &self.buf[at..at + n]
+        at
+    }
+
+    /// The buffer `take` offsets point into.
+    #[inline]
+    pub(crate) fn buffer(&self) -> &Arc<Vec<u8>> {
+        &self.buf
     }
 }
 
@@ -135,10 +196,12 @@ mod test {
     fn fill_and_take_track_offsets_across_short_reads() {
         let mut input = Input::new(Box::new(Trickle((0..10).collect(), 0)));
         assert!(input.fill(4).unwrap());
-        assert_eq!(input.take(3), &[0, 1, 2]);
+        let at = input.take(3);
+        assert_eq!(&input.buffer()[at..at + 3], &[0, 1, 2]);
         assert_eq!(input.offset(), 3);
         assert!(input.fill(7).unwrap());
-        assert_eq!(input.take(7), &[3, 4, 5, 6, 7, 8, 9]);
+        let at = input.take(7);
+        assert_eq!(&input.buffer()[at..at + 7], &[3, 4, 5, 6, 7, 8, 9]);
         assert!(!input.fill(1).unwrap());
         assert_eq!(input.offset(), 10);
     }
@@ -150,8 +213,40 @@ mod test {
         assert!(input.fill(1).unwrap());
         input.take(1);
         assert!(input.fill(2 * BUF_SIZE).unwrap());
-        assert_eq!(input.take(2 * BUF_SIZE), &data[1..1 + 2 * BUF_SIZE]);
+        let at = input.take(2 * BUF_SIZE);
+        assert_eq!(
+            &input.buffer()[at..at + 2 * BUF_SIZE],
+            &data[1..1 + 2 * BUF_SIZE]
+        );
         assert_eq!(input.offset(), 1 + 2 * BUF_SIZE as u64);
+    }
+
+    #[test]
+    fn a_shared_buffer_is_never_written_again() {
+        let data: Vec<u8> = (0..5 * BUF_SIZE).map(|i| (i % 251) as u8).collect();
+        let mut input = Input::new(Box::new(io::Cursor::new(data.clone())));
+        let mut held = Vec::new();
+        let mut pos = 0;
+        let chunk = 1000;
+        while input.fill(chunk).unwrap() {
+            let at = input.take(chunk);
+            let buf = input.buffer();
+            assert_eq!(&buf[at..at + chunk], &data[pos..pos + chunk]);
+            // Hold every fifth frame's buffer for a while, as shards do.
+            if (pos / chunk) % 5 == 0 {
+                held.push((buf.clone(), at, pos));
+            }
+            if held.len() > 8 {
+                held.remove(0);
+            }
+            for (b, at, p) in &held {
+                assert_eq!(&b[*at..*at + chunk], &data[*p..*p + chunk]);
+            }
+            pos += chunk;
+        }
+        assert_eq!(pos, data.len() / chunk * chunk);
+        // Buffers come back into use instead of piling up.
+        assert!(input.retired.len() <= 3, "{}", input.retired.len());
     }
 
     #[test]

@@ -23,6 +23,7 @@
 use std::fmt;
 use std::fs::File;
 use std::io::Read;
+use std::sync::Arc;
 
 use quartet_wire::Timestamp;
 
@@ -54,6 +55,19 @@ pub struct Frame<'a> {
     pub wire_len: u32,
     /// The captured bytes (at most the snap length).
     pub data: &'a [u8],
+    /// Where `data` lies in a buffer that can be passed to another thread,
+    /// when the source reads into one (files do, live captures do not).
+    pub shared: Option<Shared<'a>>,
+}
+
+/// The buffer a frame was read into: `data` is `buffer[at..at + data.len()]`.
+/// A clone of the `Arc` keeps those bytes as they are (the source reads on
+/// into another buffer while it is held), so another thread can read the
+/// frame later without a copy.
+#[derive(Clone, Copy, Debug)]
+pub struct Shared<'a> {
+    pub buffer: &'a Arc<Vec<u8>>,
+    pub at: usize,
 }
 
 /// Where a capture's frames come from.

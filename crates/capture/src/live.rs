@@ -145,6 +145,7 @@ impl LiveSource {
             linktype: self.linktype,
             wire_len,
             data: &self.buf,
+            shared: None,
         }))
     }
 

@@ -10,7 +10,7 @@
 use quartet_wire::Timestamp;
 
 use crate::input::Input;
-use crate::{CaptureError, CaptureErrorKind, Frame, Source, MAX_CAPLEN};
+use crate::{CaptureError, CaptureErrorKind, Frame, Shared, Source, MAX_CAPLEN};
 
 pub(crate) const FILE_HEADER_LEN: usize = 24;
 
@@ -128,19 +128,24 @@ impl PcapReader {
 
 impl Source for PcapReader {
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
-        let at = self.input.offset();
         let hlen = self.record_header_len;
-        match self.input.fill(hlen) {
-            Ok(true) => {}
-            Ok(false) if self.input.available().is_empty() => return Ok(None),
-            Ok(false) => return Err(self.fault(at, CaptureErrorKind::Truncated)),
-            Err(e) => return Err(self.fault(at, CaptureErrorKind::Io(e))),
+        if !self.input.has(hlen) {
+            return self.refill_header();
         }
-        let h = self.input.available();
+        // The 16 bytes every record header starts with.
+        let h: [u8; 16] = self.input.available()[..16]
+            .try_into()
+            .expect("a record header is available");
         let big = self.big;
-        let sec = rd32(h, 0, big) as i32 as i64;
-        let frac = rd32(h, 4, big) as i64;
-        let (mut caplen, mut wire_len) = (rd32(h, 8, big), rd32(h, 12, big));
+        let rd = |at: usize| {
+            let v = u32::from_le_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
+            if big {
+                v.swap_bytes()
+            } else {
+                v
+            }
+        };
+        let (mut caplen, mut wire_len) = (rd(8), rd(12));
         let swap = match self.lengths {
             LengthOrder::Normal => false,
             LengthOrder::Swapped => true,
@@ -149,26 +154,48 @@ impl Source for PcapReader {
         if swap {
             (caplen, wire_len) = (wire_len, caplen);
         }
+        let at = self.input.offset();
         if caplen > MAX_CAPLEN {
             let msg = format!("capture length {caplen} exceeds {MAX_CAPLEN}");
             return Err(self.fault(at, CaptureErrorKind::Corrupt(msg)));
         }
         let total = hlen + caplen as usize;
-        match self.input.fill(total) {
-            Ok(true) => {}
-            Ok(false) => return Err(self.fault(at, CaptureErrorKind::Truncated)),
-            Err(e) => return Err(self.fault(at, CaptureErrorKind::Io(e))),
+        if !self.input.has(total) {
+            match self.input.fill(total) {
+                Ok(true) => {}
+                Ok(false) => return Err(self.fault(at, CaptureErrorKind::Truncated)),
+                Err(e) => return Err(self.fault(at, CaptureErrorKind::Io(e))),
+            }
         }
+        let sec = i64::from(rd(0) as i32);
+        let frac = i64::from(rd(4));
         let micros = if self.nano { frac / 1000 } else { frac };
         let keep = caplen.min(self.snapshot) as usize;
         let linktype = self.linktype;
-        let record = self.input.take(total);
+        let at = self.input.take(total) + hlen;
+        let buffer = self.input.buffer();
         Ok(Some(Frame {
             ts: Timestamp::from_micros(sec * 1_000_000 + micros),
             linktype,
             wire_len,
-            data: &record[hlen..hlen + keep],
+            data: &buffer[at..at + keep],
+            shared: Some(Shared { buffer, at }),
         }))
+    }
+}
+
+impl PcapReader {
+    /// Makes a record header available, or tells the end of input from a
+    /// truncated header; then reads the record.
+    #[cold]
+    fn refill_header(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        let at = self.input.offset();
+        match self.input.fill(self.record_header_len) {
+            Ok(true) => self.next_frame(),
+            Ok(false) if self.input.available().is_empty() => Ok(None),
+            Ok(false) => Err(self.fault(at, CaptureErrorKind::Truncated)),
+            Err(e) => Err(self.fault(at, CaptureErrorKind::Io(e))),
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use quartet_wire::Timestamp;
 
 use crate::input::Input;
 use crate::pcap::{rd16, rd32};
-use crate::{CaptureError, CaptureErrorKind, Frame, Source, MAX_CAPLEN};
+use crate::{CaptureError, CaptureErrorKind, Frame, Shared, Source, MAX_CAPLEN};
 
 /// The Section Header Block type reads the same in both byte orders.
 pub(crate) const SHB_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
@@ -308,12 +308,14 @@ impl Source for PcapNgReader {
         let Some(f) = self.locate()? else {
             return Ok(None);
         };
-        let block = self.input.take(f.block_len);
+        let at = self.input.take(f.block_len) + f.data_at;
+        let buffer = self.input.buffer();
         Ok(Some(Frame {
             ts: f.ts,
             linktype: f.linktype,
             wire_len: f.wire_len,
-            data: &block[f.data_at..f.data_at + f.data_len],
+            data: &buffer[at..at + f.data_len],
+            shared: Some(Shared { buffer, at }),
         }))
     }
 }

@@ -14,7 +14,8 @@
 //! `--rotate` splits both at the same boundaries of network time.
 //! Frame dispositions are settled here too: the reader says, for each frame
 //! that carried packets, which shards got them, and the shards say what
-//! became of each.
+//! became of each. (A frame of one packet the reader did not decode is
+//! settled by its shard, which reports the counts at the end.)
 
 use crate::pipeline::Reason;
 use chrono::{LocalResult, Offset, TimeZone};
@@ -325,6 +326,10 @@ pub struct ShardDone {
     pub weird_counts: Vec<(&'static str, u64)>,
     /// No connection or timer was left after the flush.
     pub clean: bool,
+    /// Frames the shard settled itself (those of one packet the reader did
+    /// not decode, which are in no plan): counted, and dropped by reason.
+    pub frames_counted: u64,
+    pub drops: Vec<(&'static str, u64)>,
 }
 
 pub enum MergeMsg {
@@ -358,12 +363,14 @@ pub struct MergeReport {
 }
 
 /// A record waiting for its turn. Records of one connection key come from
-/// one shard, so `(order, shard, seq)` never leaves a tie to chance.
+/// one shard, so `(order, shard, seq)` never leaves a tie to chance. The
+/// record itself waits in `Merger::waiting` at `slot`, so the heap moves
+/// small entries.
 struct Pending {
     order: RemovalOrder,
     shard: usize,
     seq: u64,
-    record: ConnRecord,
+    slot: usize,
 }
 
 impl Pending {
@@ -408,7 +415,14 @@ pub struct Merger<'a> {
     streamed: Vec<u64>,
     /// Records each shard says its flush streamed.
     flushed: Vec<u64>,
+    /// Shards that sent their `Flushing` mark, and the channels their
+    /// flushes stream on (none when the reader runs the tracker itself).
+    flushing: usize,
+    flush: Vec<crossbeam_channel::Receiver<Vec<ConnRecord>>>,
     heap: BinaryHeap<Reverse<Pending>>,
+    /// The records of `heap`, by slot, and the free slots.
+    waiting: Vec<Option<ConnRecord>>,
+    free: Vec<usize>,
     final_weirds: Vec<(WeirdKey, WeirdRecord)>,
     report: MergeReport,
 }
@@ -432,7 +446,11 @@ impl<'a> Merger<'a> {
             seq: vec![0; shards],
             streamed: vec![0; shards],
             flushed: vec![0; shards],
+            flushing: 0,
+            flush: Vec::new(),
             heap: BinaryHeap::new(),
+            waiting: Vec::new(),
+            free: Vec::new(),
             final_weirds: Vec::new(),
             report: MergeReport {
                 clean: true,
@@ -447,42 +465,110 @@ impl<'a> Merger<'a> {
         input: crossbeam_channel::Receiver<MergeMsg>,
         flush: Vec<crossbeam_channel::Receiver<Vec<ConnRecord>>>,
     ) -> MergeReport {
-        let mut flushing = 0;
+        self.flush = flush;
         for msg in input.iter() {
-            match msg {
-                MergeMsg::Reader(b) => self.reader.push_back(b),
-                MergeMsg::Shard(mut out) => {
-                    let records = std::mem::take(&mut out.records);
-                    self.hold(out.shard, records);
-                    self.shards[out.shard].push_back(out);
-                }
-                MergeMsg::Flushing(shard, records) => {
-                    self.report.flushed_at_end += records.len() as u64;
-                    self.hold(shard, records);
-                    flushing += 1;
-                    if flushing == flush.len() {
-                        while self.batch_complete() {
-                            self.settle_batch();
-                        }
-                        self.final_merge(&flush);
+            self.take(msg);
+        }
+        self.finish()
+    }
+
+    /// Takes one message and writes what it made final (the single-threaded
+    /// pipeline calls this directly).
+    pub fn take(&mut self, msg: MergeMsg) {
+        match msg {
+            MergeMsg::Reader(b) => self.reader.push_back(b),
+            MergeMsg::Shard(mut out) => {
+                let records = std::mem::take(&mut out.records);
+                self.hold(out.shard, records);
+                self.shards[out.shard].push_back(out);
+            }
+            MergeMsg::Flushing(shard, records) => {
+                self.report.flushed_at_end += records.len() as u64;
+                self.hold(shard, records);
+                self.flushing += 1;
+                if self.flushing == self.shards.len() {
+                    while self.batch_complete() {
+                        self.settle_batch();
                     }
+                    self.final_merge();
                 }
-                MergeMsg::Done(d) => self.shard_done(d),
             }
-            while self.batch_complete() {
-                self.settle_batch();
+            MergeMsg::Done(d) => self.shard_done(d),
+        }
+        while self.batch_complete() {
+            self.settle_batch();
+        }
+        if self.hup.swap(false, atomic::Ordering::Relaxed) {
+            self.reopen();
+        }
+    }
+
+    /// Every shard has read all its input: writes what is held, then merges
+    /// the shards' flush streams (each in `RemovalOrder`) as they come,
+    /// holding one chunk per shard. Without flush channels (one tracker run
+    /// by the reader) the flush comes through `write_flushed`.
+    fn final_merge(&mut self) {
+        while let Some(Reverse(p)) = self.heap.pop() {
+            let record = self.release(p.slot);
+            self.write(record);
+        }
+        let flush = std::mem::take(&mut self.flush);
+        let mut chunks: Vec<std::vec::IntoIter<ConnRecord>> =
+            flush.iter().map(|_| Vec::new().into_iter()).collect();
+        let next = |shard: usize, chunks: &mut Vec<std::vec::IntoIter<ConnRecord>>| loop {
+            if let Some(r) = chunks[shard].next() {
+                return Some(r);
             }
-            if self.hup.swap(false, atomic::Ordering::Relaxed) {
-                self.reopen();
+            chunks[shard] = flush[shard].recv().ok()?.into_iter();
+        };
+        // The head record of each shard's stream, and their order.
+        let mut heads: Vec<Option<ConnRecord>> = Vec::with_capacity(flush.len());
+        let mut order = BinaryHeap::new();
+        for shard in 0..flush.len() {
+            let head = next(shard, &mut chunks);
+            if let Some(r) = &head {
+                order.push(Reverse((r.order, shard, self.next_seq(shard))));
+            }
+            heads.push(head);
+        }
+        while let Some(Reverse((_, shard, _))) = order.pop() {
+            let record = heads[shard].take().expect("a head per queued shard");
+            self.report.flushed_at_end += 1;
+            self.streamed[shard] += 1;
+            self.write(record);
+            if let Some(r) = next(shard, &mut chunks) {
+                order.push(Reverse((r.order, shard, self.next_seq(shard))));
+                heads[shard] = Some(r);
             }
         }
+    }
+
+    /// Writes records of the end-of-input flush of shard `shard`, given in
+    /// `RemovalOrder` after its `Flushing` mark (the single-threaded path).
+    pub fn write_flushed(&mut self, shard: usize, records: Vec<ConnRecord>) {
+        for r in records {
+            self.report.flushed_at_end += 1;
+            self.streamed[shard] += 1;
+            self.write(r);
+        }
+    }
+
+    fn next_seq(&mut self, shard: usize) -> u64 {
+        let seq = self.seq[shard];
+        self.seq[shard] += 1;
+        seq
+    }
+
+    /// Writes the rest once every message was taken.
+    pub fn finish(mut self) -> MergeReport {
         // Every record a shard flushed was merged and written (or the run
         // is not clean: the conservation tests check it).
         self.report.clean &= self.flushed == self.streamed;
         // Every batch was settled (shards finish them all before their
         // flush); what is left is final and goes into the current files.
         while let Some(Reverse(p)) = self.heap.pop() {
-            self.write(p.record);
+            let record = self.release(p.slot);
+            self.write(record);
         }
         let mut weirds = std::mem::take(&mut self.final_weirds);
         weirds.sort_by_key(|w| w.0);
@@ -544,52 +630,32 @@ impl<'a> Merger<'a> {
 
     fn hold(&mut self, shard: usize, records: Vec<ConnRecord>) {
         for record in records {
-            let p = self.pending(shard, record);
-            self.heap.push(Reverse(p));
+            let seq = self.seq[shard];
+            self.seq[shard] += 1;
+            let order = record.order;
+            let slot = match self.free.pop() {
+                Some(i) => {
+                    self.waiting[i] = Some(record);
+                    i
+                }
+                None => {
+                    self.waiting.push(Some(record));
+                    self.waiting.len() - 1
+                }
+            };
+            self.heap.push(Reverse(Pending {
+                order,
+                shard,
+                seq,
+                slot,
+            }));
         }
     }
 
-    /// Every shard has read all its input: writes what is held, then merges
-    /// the shards' flush streams (each in `RemovalOrder`) as they come,
-    /// holding one chunk per shard.
-    fn final_merge(&mut self, flush: &[crossbeam_channel::Receiver<Vec<ConnRecord>>]) {
-        while let Some(Reverse(p)) = self.heap.pop() {
-            self.write(p.record);
-        }
-        let mut chunks: Vec<std::vec::IntoIter<ConnRecord>> =
-            flush.iter().map(|_| Vec::new().into_iter()).collect();
-        let next = |shard: usize, chunks: &mut Vec<std::vec::IntoIter<ConnRecord>>| loop {
-            if let Some(r) = chunks[shard].next() {
-                return Some(r);
-            }
-            chunks[shard] = flush[shard].recv().ok()?.into_iter();
-        };
-        let mut heads = BinaryHeap::new();
-        for shard in 0..flush.len() {
-            if let Some(record) = next(shard, &mut chunks) {
-                heads.push(Reverse(self.pending(shard, record)));
-            }
-        }
-        while let Some(Reverse(p)) = heads.pop() {
-            let shard = p.shard;
-            self.report.flushed_at_end += 1;
-            self.streamed[shard] += 1;
-            self.write(p.record);
-            if let Some(record) = next(shard, &mut chunks) {
-                heads.push(Reverse(self.pending(shard, record)));
-            }
-        }
-    }
-
-    fn pending(&mut self, shard: usize, record: ConnRecord) -> Pending {
-        let seq = self.seq[shard];
-        self.seq[shard] += 1;
-        Pending {
-            order: record.order,
-            shard,
-            seq,
-            record,
-        }
+    /// Takes a held record out of its slot.
+    fn release(&mut self, slot: usize) -> ConnRecord {
+        self.free.push(slot);
+        self.waiting[slot].take().expect("a held record")
     }
 
     fn shard_done(&mut self, d: ShardDone) {
@@ -600,6 +666,10 @@ impl<'a> Merger<'a> {
             *self.report.weirds.entry(k).or_insert(0) += v;
         }
         self.report.clean &= d.clean;
+        self.report.frames_counted += d.frames_counted;
+        for (k, v) in d.drops {
+            *self.report.drops.entry(Cow::Borrowed(k)).or_insert(0) += v;
+        }
     }
 
     fn batch_complete(&self) -> bool {
@@ -654,7 +724,7 @@ impl<'a> Merger<'a> {
                 .is_some_and(|Reverse(p)| p.order.phase == 0 && p.order.at < end)
             {
                 let Reverse(p) = self.heap.pop().expect("peeked");
-                due.push(p.record);
+                due.push(self.release(p.slot));
             }
         }
         self.write_in_time_order(due, weirds);

@@ -1,6 +1,6 @@
 //! The pipeline: a reader (this thread) runs capture -> BPF -> decode ->
 //! defrag -> tunnel parents and deals the packets to `--threads` shards by
-//! the commutative hash of their connection key; each shard owns a tracker
+//! a commutative hash of their connection key; each shard owns a tracker
 //! (`shard`), and one merger thread writes the records in one order
 //! (`merge`), so the output is the same bytes for any number of shards.
 //!
@@ -12,9 +12,23 @@
 //! batch every shard gets the network time after every tick, so it fires
 //! its timers when the single-threaded tracker would.
 //!
+//! The reader does only what needs every frame in order. A frame that
+//! `quartet_decode::peek` recognises as one plain TCP or UDP packet (most
+//! of them) is not decoded here: the reader takes its connection key,
+//! ticks, and hands the raw bytes to the shard, which decodes them,
+//! checksums included. Everything else (tunnels, fragments, other link
+//! layers, frames that raise a weird) is decoded by the reader, so tunnel
+//! parents, defragmentation and weird.log sampling keep one owner.
+//!
+//! With `--threads 1` there are no other threads: the reader decodes every
+//! frame and drives the one tracker itself (`shard::Inline`) with the same
+//! ticks, and merges and writes at the end of each batch, so the output is
+//! the same without any hand-off between threads.
+//!
 //! Every frame read ends in exactly one place: a connection's packet count
 //! or a named drop counter (`--stats` prints them). A shard's verdict on a
-//! packet comes back to the merger, which settles the frame. A capture
+//! packet comes back to the merger, which settles the frame; a frame the
+//! reader only peeked at carries one packet, and its shard settles it. A capture
 //! fault stops reading but not writing: every connection tracked so far is
 //! flushed.
 
@@ -23,16 +37,17 @@ use crate::flags::{Input, Options};
 use crate::merge::{
     LogOut, MergeMsg, MergeReport, Merger, PlanFrame, ReaderBatch, WeirdKey, WeirdOut,
 };
-use crate::shard::{self, ShardBatch, ShardPacket};
+use crate::shard::{self, Inline, Item, ShardBatch, ShardBuffers, ShardPacket, COPIED, DECODED};
 use anyhow::{Context, Result};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use quartet_capture::{BpfFilter, CaptureError, Frame, LiveEvent, LiveSource, LiveStats};
-use quartet_decode::{decode, decode_reassembled, DecodeConfig, Decoded};
-use quartet_record::{JsonWriter, Sink, TsvWriter};
+use quartet_decode::Transport;
+use quartet_decode::{decode, decode_reassembled, peek, DecodeConfig, Decoded, PacketMeta};
+use quartet_record::{JsonWriter, Sink, TsvWriter, Uid};
 use quartet_record::{WeirdRecord, WeirdWriter};
 use quartet_track::defrag::{Defragmenter, FRAG_TIMEOUT};
-use quartet_track::{flow_hash, TrackConfig, TunnelUids};
-use quartet_wire::Timestamp;
+use quartet_track::{flow_hash, Disposition, TrackConfig, TunnelUids};
+use quartet_wire::{Addr, Timestamp};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -51,8 +66,11 @@ pub struct Signals {
     pub hup: Arc<AtomicBool>,
 }
 
-/// Frames per batch.
-const BATCH: usize = 4096;
+/// Frames per batch. Small enough that the frames in flight (held in the
+/// capture's buffers until their shard is done) stay near the caches:
+/// 4096 kept 50 MB in flight on the mix and doubled the kernel's time
+/// copying the file into cold buffers.
+const BATCH: usize = 1024;
 /// Batches in flight to each shard.
 const QUEUE: usize = 4;
 
@@ -326,70 +344,86 @@ pub fn run(opts: &Options, signals: &Signals) -> Result<Report> {
         // Each shard holds its share of the limit.
         max_conns: opts.max_conns.div_ceil(shards),
     };
+    let dcfg = DecodeConfig {
+        ignore_checksums: opts.ignore_checksums,
+    };
     let stop = AtomicBool::new(false);
-    let (reader, merged) = std::thread::scope(|scope| {
-        let (merge_tx, merge_rx) = bounded(QUEUE * (shards + 1));
-        // The end-of-input flush of each shard streams through its own small
-        // channel, so neither side ever holds all the open connections'
-        // records at once (see merge.rs).
-        let (flush_tx, flush_rx): (Vec<_>, Vec<_>) = (0..shards).map(|_| bounded(2)).unzip();
-        let stop = &stop;
-        let hup = &*signals.hup;
-        let merger = spawn(scope, "merger".into(), move || {
-            let weird_sink = opts.weird_log.as_ref().map(|path| {
-                let open = move |append: bool| {
-                    let file: Box<dyn Write> = Box::new(LazyFile::new(path, append));
-                    WeirdWriter::new(file)
-                };
-                WeirdOut {
-                    writer: open(false),
-                    name: path.clone(),
-                    reopen: Box::new(open),
-                }
-            });
-            let log = LogOut {
-                sink: open_sink(opts, false),
-                name: opts.output.clone(),
-                reopen: Box::new(move |append| open_sink(opts, append)),
-                rotate_us: opts.rotate.map(|s| s as i64 * 1_000_000),
-            };
-            Merger::new(shards, log, weird_sink, stop, hup).run(merge_rx, flush_rx)
-        });
-        let (spent_tx, spent_rx) = bounded((QUEUE + 2) * shards);
-        let mut inputs = Vec::with_capacity(shards);
-        let mut workers = Vec::with_capacity(shards);
-        for (id, flush) in flush_tx.into_iter().enumerate() {
-            let (tx, rx) = bounded(QUEUE);
-            let out = merge_tx.clone();
-            let cfg = track.clone();
-            let spent = spent_tx.clone();
-            let open = open_conns.clone();
-            workers.push(spawn(scope, format!("shard-{id}"), move || {
-                shard::run(id, cfg, rx, out, flush, spent, open)
-            }));
-            inputs.push(tx);
-        }
-        let mut reader = Reader::new(opts, filter, inputs, spent_rx, merge_tx, stop);
-        reader.signal = &signals.stop;
-        reader.feedback = feedback;
-        match &mut source {
+    let hup = &*signals.hup;
+    let read = |reader: &mut Reader, source: &mut Source| {
+        match source {
             Source::File(src) => reader.read(src.as_mut()),
             Source::Live(src) => reader.read_live(src),
         }
         reader.feedback.finish();
-        // Closing the channels ends the shards, then the merger.
-        let reader = reader.close();
-        for w in workers {
-            if let Err(panic) = w.join() {
-                std::panic::resume_unwind(panic);
+    };
+    let (reader, merged) = if shards == 1 {
+        // One tracker: the reader runs it and writes the log itself.
+        let engine = Engine::Inline(Box::new(InlineEngine {
+            shard: Inline::new(track),
+            merger: new_merger(opts, 1, &stop, hup),
+            open_conns: open_conns.clone(),
+        }));
+        let mut reader = Reader::new(opts, filter, engine, &stop);
+        reader.signal = &signals.stop;
+        reader.feedback = feedback;
+        read(&mut reader, &mut source);
+        let (reader, merged) = reader.close();
+        (reader, merged.expect("the inline engine merges"))
+    } else {
+        std::thread::scope(|scope| {
+            let (merge_tx, merge_rx) = bounded(QUEUE * (shards + 1));
+            // The end-of-input flush of each shard streams through its own
+            // small channel, so neither side ever holds all the open
+            // connections' records at once (see merge.rs).
+            let (flush_tx, flush_rx): (Vec<_>, Vec<_>) = (0..shards).map(|_| bounded(2)).unzip();
+            let stop = &stop;
+            let merger = spawn(scope, "merger".into(), move || {
+                new_merger(opts, shards, stop, hup).run(merge_rx, flush_rx)
+            });
+            let (spent_tx, spent_rx) = bounded((QUEUE + 2) * shards);
+            let mut inputs = Vec::with_capacity(shards);
+            let mut workers = Vec::with_capacity(shards);
+            for (id, flush) in flush_tx.into_iter().enumerate() {
+                let (tx, rx) = bounded(QUEUE);
+                let out = merge_tx.clone();
+                let cfg = track.clone();
+                let spent = spent_tx.clone();
+                let open = open_conns.clone();
+                workers.push(spawn(scope, format!("shard-{id}"), move || {
+                    let links = shard::Links {
+                        input: rx,
+                        output: out,
+                        flush,
+                        spent,
+                    };
+                    shard::run(id, cfg, dcfg, links, open)
+                }));
+                inputs.push(tx);
             }
-        }
-        let merged = match merger.join() {
-            Ok(m) => m,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        (reader, merged)
-    });
+            let engine = Engine::Sharded(Sharded {
+                building: (0..shards).map(|_| ShardBuffers::default()).collect(),
+                inputs,
+                spent: spent_rx,
+                merger: merge_tx,
+            });
+            let mut reader = Reader::new(opts, filter, engine, stop);
+            reader.signal = &signals.stop;
+            reader.feedback = feedback;
+            read(&mut reader, &mut source);
+            // Closing the channels ends the shards, then the merger.
+            let (reader, _) = reader.close();
+            for w in workers {
+                if let Err(panic) = w.join() {
+                    std::panic::resume_unwind(panic);
+                }
+            }
+            let merged = match merger.join() {
+                Ok(m) => m,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            (reader, merged)
+        })
+    };
     let MergeReport {
         records,
         frames_counted,
@@ -408,7 +442,7 @@ pub fn run(opts: &Options, signals: &Signals) -> Result<Report> {
     }
     let mut report = Report {
         frames: reader.frames,
-        frames_counted,
+        frames_counted: frames_counted + reader.frames_counted,
         drops: reader.drops,
         tracker,
         weirds: reader.weirds,
@@ -435,6 +469,33 @@ pub fn run(opts: &Options, signals: &Signals) -> Result<Report> {
     Ok(report)
 }
 
+/// The merger with the run's outputs.
+fn new_merger<'a>(
+    opts: &'a Options,
+    shards: usize,
+    stop: &'a AtomicBool,
+    hup: &'a AtomicBool,
+) -> Merger<'a> {
+    let weird_sink = opts.weird_log.as_ref().map(|path| {
+        let open = move |append: bool| {
+            let file: Box<dyn Write> = Box::new(LazyFile::new(path, append));
+            WeirdWriter::new(file)
+        };
+        WeirdOut {
+            writer: open(false),
+            name: path.clone(),
+            reopen: Box::new(open),
+        }
+    });
+    let log = LogOut {
+        sink: open_sink(opts, false),
+        name: opts.output.clone(),
+        reopen: Box::new(move |append| open_sink(opts, append)),
+        rotate_us: opts.rotate.map(|s| s as i64 * 1_000_000),
+    };
+    Merger::new(shards, log, weird_sink, stop, hup)
+}
+
 /// Starts a named thread (the names show in `top -H` and `perf`).
 fn spawn<'scope, T: Send + 'scope>(
     scope: &'scope std::thread::Scope<'scope, '_>,
@@ -450,6 +511,9 @@ fn spawn<'scope, T: Send + 'scope>(
 /// What the reader counted itself.
 struct ReaderReport {
     frames: u64,
+    /// Frames counted in a connection (by the inline tracker; the merger
+    /// settles those of shards).
+    frames_counted: u64,
     /// Frames that carried no packet, by reason.
     drops: BTreeMap<Reason, u64>,
     /// Weirds raised before the trackers (decode, defrag).
@@ -460,12 +524,73 @@ struct ReaderReport {
     clock_ticks: u64,
 }
 
-/// The reader: decodes every frame, keeps network time and tunnel parents
-/// (both need every packet in arrival order) and deals packets to shards.
+/// Where the reader's packets go.
+enum Engine<'a> {
+    /// `--threads 1`: the reader tracks and writes itself.
+    Inline(Box<InlineEngine<'a>>),
+    /// Shards on their own threads, and a merger thread.
+    Sharded(Sharded),
+}
+
+struct InlineEngine<'a> {
+    shard: Inline,
+    merger: Merger<'a>,
+    open_conns: Arc<AtomicI64>,
+}
+
+struct Sharded {
+    /// The batch being built, per shard.
+    building: Vec<ShardBuffers>,
+    inputs: Vec<Sender<ShardBatch>>,
+    /// Buffers the shards are done with.
+    spent: Receiver<ShardBuffers>,
+    merger: Sender<MergeMsg>,
+}
+
+/// A hash of a TCP or UDP connection key that is the same for both
+/// directions, for spreading connections over shards: every packet of a
+/// connection lands on the same shard, whether the reader peeked at it or
+/// decoded it.
+#[inline]
+fn flow_shard_hash(a: &Addr, pa: u16, b: &Addr, pb: u16, proto: u8) -> u64 {
+    let end = |x: &Addr, p: u16| {
+        let lo = u64::from_le_bytes(x.0[..8].try_into().expect("8 bytes"));
+        let hi = u64::from_le_bytes(x.0[8..].try_into().expect("8 bytes"));
+        lo.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            ^ hi.wrapping_mul(0xc2b2_ae3d_27d4_eb4f)
+            ^ u64::from(p).wrapping_mul(0x1656_67b1_9e37_79f9)
+    };
+    // A sum does not depend on the direction.
+    let mut h = end(a, pa).wrapping_add(end(b, pb)) ^ u64::from(proto);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// The shard hash of a decoded packet: TCP and UDP as [`flow_shard_hash`]
+/// (peeked frames are TCP or UDP), the rest by the tracker's key hash.
+fn packet_shard_hash(m: &PacketMeta) -> u64 {
+    match &m.transport {
+        Transport::Tcp(t) => flow_shard_hash(&m.src, t.sport, &m.dst, t.dport, 6),
+        Transport::Udp(u) => flow_shard_hash(&m.src, u.sport, &m.dst, u.dport, 17),
+        _ => flow_hash(m),
+    }
+}
+
+/// The reader: keeps network time, tunnel parents and fragments (all need
+/// every packet in arrival order) and hands packets to the tracker: its
+/// own with one thread, else the shards, to which the common frames go
+/// undecoded (the reader only peeks at their connection key).
 struct Reader<'a> {
     dcfg: DecodeConfig,
     filter: Option<BpfFilter>,
     tunnels: TunnelUids,
+    /// The latest packet time `tunnels` saw, and the latest of every packet
+    /// (`tunnels` sees only those that may concern a tunnel).
+    tunnels_now: Option<Timestamp>,
+    packets_now: Option<Timestamp>,
     // Fragments wait at most Zeek's frag_timeout, in at most 64 MiB.
     defrag: Defragmenter,
     decoded: Vec<Decoded>,
@@ -474,10 +599,7 @@ struct Reader<'a> {
     net_weirds: BTreeMap<String, u64>,
     /// Network time: the running maximum of the times of every tick.
     now: Option<Timestamp>,
-    inputs: Vec<Sender<ShardBatch>>,
-    /// Packet buffers the shards are done with.
-    spent: Receiver<Vec<ShardPacket>>,
-    merger: Sender<MergeMsg>,
+    engine: Engine<'a>,
     stop: &'a AtomicBool,
     /// Set by SIGINT or SIGTERM.
     signal: &'a AtomicBool,
@@ -485,7 +607,6 @@ struct Reader<'a> {
     // The batch being built.
     batch_frames: usize,
     times: Vec<Timestamp>,
-    packets: Vec<Vec<ShardPacket>>,
     plan: Vec<PlanFrame>,
     plan_shards: Vec<u32>,
     weird_rows: Vec<(WeirdKey, WeirdRecord)>,
@@ -496,37 +617,34 @@ impl<'a> Reader<'a> {
     fn new(
         opts: &Options,
         filter: Option<BpfFilter>,
-        inputs: Vec<Sender<ShardBatch>>,
-        spent: Receiver<Vec<ShardPacket>>,
-        merger: Sender<MergeMsg>,
+        engine: Engine<'a>,
         stop: &'a AtomicBool,
     ) -> Self {
-        let shards = inputs.len();
         Reader {
             dcfg: DecodeConfig {
                 ignore_checksums: opts.ignore_checksums,
             },
             filter,
             tunnels: TunnelUids::new(opts.seed),
+            tunnels_now: None,
+            packets_now: None,
             defrag: Defragmenter::new(FRAG_TIMEOUT, 64 << 20),
             decoded: Vec::with_capacity(4),
             weird_log: opts.weird_log.is_some(),
             net_weirds: BTreeMap::new(),
             now: None,
-            inputs,
-            spent,
-            merger,
+            engine,
             stop,
             signal: stop,
             feedback: Feedback::new(None, None, Arc::default()),
             batch_frames: 0,
             times: Vec::with_capacity(BATCH),
-            packets: (0..shards).map(|_| Vec::new()).collect(),
             plan: Vec::new(),
             plan_shards: Vec::new(),
             weird_rows: Vec::new(),
             report: ReaderReport {
                 frames: 0,
+                frames_counted: 0,
                 drops: BTreeMap::new(),
                 weirds: BTreeMap::new(),
                 defrag_clean: true,
@@ -614,8 +732,9 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Sends the last batch and closes every channel.
-    fn close(mut self) -> ReaderReport {
+    /// Sends the last batch and closes every channel; with the inline
+    /// engine, flushes its tracker and finishes the log.
+    fn close(mut self) -> (ReaderReport, Option<MergeReport>) {
         if self.batch_frames > 0 || !self.times.is_empty() {
             self.send_batch();
         }
@@ -623,36 +742,61 @@ impl<'a> Reader<'a> {
         // when their frames were read; the buffers are released here.
         self.defrag.clear();
         self.report.defrag_clean = self.defrag.is_empty();
-        self.report
+        match self.engine {
+            Engine::Inline(e) => {
+                let InlineEngine {
+                    shard, mut merger, ..
+                } = *e;
+                let done = shard.finish(self.now, &mut merger);
+                merger.take(MergeMsg::Done(done));
+                (self.report, Some(merger.finish()))
+            }
+            // Dropping the senders ends the shards.
+            Engine::Sharded(_) => (self.report, None),
+        }
     }
 
     /// Hands the batch to every shard and its plan to the merger; false
     /// when the run is to stop (the output cannot be written).
     fn send_batch(&mut self) -> bool {
         self.batch_frames = 0;
-        let times: Arc<[Timestamp]> = Arc::from(&self.times[..]);
-        self.times.clear();
-        let per_shard = BATCH / self.inputs.len() + 64;
-        for (tx, packets) in self.inputs.iter().zip(self.packets.iter_mut()) {
-            let fresh = self
-                .spent
-                .try_recv()
-                .unwrap_or_else(|_| Vec::with_capacity(per_shard));
-            let batch = ShardBatch {
-                packets: std::mem::replace(packets, fresh),
-                times: times.clone(),
-            };
-            if tx.send(batch).is_err() {
-                return false;
-            }
-        }
+        // The next plan has room for a whole batch (a frame has one entry,
+        // and usually one packet).
+        let frames = Vec::with_capacity(BATCH);
+        let shards = Vec::with_capacity(self.plan_shards.len().max(BATCH));
         let plan = ReaderBatch {
             end: self.now,
-            frames: std::mem::take(&mut self.plan),
-            shards: std::mem::take(&mut self.plan_shards),
+            frames: std::mem::replace(&mut self.plan, frames),
+            shards: std::mem::replace(&mut self.plan_shards, shards),
             weirds: std::mem::take(&mut self.weird_rows),
         };
-        self.merger.send(MergeMsg::Reader(plan)).is_ok() && !self.stop.load(Ordering::Relaxed)
+        match &mut self.engine {
+            Engine::Inline(e) => {
+                self.times.clear();
+                let out = e.shard.batch_out(&e.open_conns);
+                e.merger.take(MergeMsg::Reader(plan));
+                e.merger.take(MergeMsg::Shard(out));
+            }
+            Engine::Sharded(s) => {
+                let times: Arc<[Timestamp]> = Arc::from(&self.times[..]);
+                self.times.clear();
+                for (tx, building) in s.inputs.iter().zip(s.building.iter_mut()) {
+                    let mut fresh = s.spent.try_recv().unwrap_or_default();
+                    fresh.reserve_like(building);
+                    let batch = ShardBatch {
+                        buffers: std::mem::replace(building, fresh),
+                        times: times.clone(),
+                    };
+                    if tx.send(batch).is_err() {
+                        return false;
+                    }
+                }
+                if s.merger.send(MergeMsg::Reader(plan)).is_err() {
+                    return false;
+                }
+            }
+        }
+        !self.stop.load(Ordering::Relaxed)
     }
 
     /// Network time moves at every frame item the single-threaded tracker
@@ -664,11 +808,41 @@ impl<'a> Reader<'a> {
         };
         self.now = Some(now);
         self.times.push(now);
+        if let Engine::Inline(e) = &mut self.engine {
+            e.shard.tick(now);
+        }
         (self.times.len() - 1) as u32
     }
 
     fn drop_frame(&mut self, why: Reason) {
         *self.report.drops.entry(why).or_insert(0) += 1;
+    }
+
+    /// The tunnel parent of a packet, from `tunnels`, which sees every
+    /// packet that may be or be inside a tunnel. Others only move its
+    /// clock; an older packet after them brings it up to date first.
+    fn observe(&mut self, m: &PacketMeta) -> Option<Uid> {
+        let latest = self.packets_now;
+        if latest.is_none_or(|t| m.ts > t) {
+            self.packets_now = Some(m.ts);
+        }
+        if m.encap.is_empty() && !matches!(m.transport, Transport::Udp(_)) {
+            return None;
+        }
+        if let Some(t) = latest {
+            if m.ts < t && self.tunnels_now.is_none_or(|s| s < t) {
+                let clock = PacketMeta {
+                    ts: t,
+                    ..PacketMeta::default()
+                };
+                self.tunnels.observe(&clock);
+                self.tunnels_now = Some(t);
+            }
+        }
+        if self.tunnels_now.is_none_or(|s| m.ts > s) {
+            self.tunnels_now = Some(m.ts);
+        }
+        self.tunnels.observe(m)
     }
 
     fn frame(&mut self, frame: &Frame<'_>) {
@@ -684,6 +858,55 @@ impl<'a> Reader<'a> {
                 return;
             }
         }
+        if let Engine::Sharded(s) = &mut self.engine {
+            if let Some(k) = peek(&self.dcfg, frame.linktype, frame.wire_len, frame.data) {
+                // One plain TCP or UDP packet: its shard decodes it.
+                let now = match self.now {
+                    Some(n) if n >= frame.ts => n,
+                    _ => frame.ts,
+                };
+                self.now = Some(now);
+                self.times.push(now);
+                if self.packets_now.is_none_or(|t| frame.ts > t) {
+                    self.packets_now = Some(frame.ts);
+                }
+                let h = flow_shard_hash(&k.src, k.sport, &k.dst, k.dport, k.proto);
+                let shard = (h % s.building.len() as u64) as usize;
+                let b = &mut s.building[shard];
+                // The frame stays in the capture's buffer, which the batch
+                // holds; only a source without one has it copied.
+                let (chunk, at) = match frame.shared {
+                    Some(sh) if u32::try_from(sh.at).is_ok() => {
+                        if !b.chunks.last().is_some_and(|c| Arc::ptr_eq(c, sh.buffer)) {
+                            b.chunks.push(sh.buffer.clone());
+                        }
+                        ((b.chunks.len() - 1) as u32, sh.at as u32)
+                    }
+                    _ => {
+                        let at = b.bytes.len() as u32;
+                        b.bytes.extend_from_slice(frame.data);
+                        (COPIED, at)
+                    }
+                };
+                b.items.push(Item {
+                    frame: frame_no,
+                    ts: frame.ts,
+                    tick: (self.times.len() - 1) as u32,
+                    len: frame.data.len() as u32,
+                    wire_len: frame.wire_len,
+                    linktype: frame.linktype,
+                    chunk,
+                    at,
+                });
+                // The shard settles the frame itself: it is in no plan.
+                return;
+            }
+        }
+        self.decode_frame(frame, frame_no);
+    }
+
+    /// The full decode of a frame, in the reader.
+    fn decode_frame(&mut self, frame: &Frame<'_>, frame_no: u64) {
         let mut decoded = std::mem::take(&mut self.decoded);
         decoded.clear();
         decode(
@@ -694,39 +917,96 @@ impl<'a> Reader<'a> {
             frame.data,
             &mut decoded,
         );
+        if let ([Decoded::Packet(m)], Engine::Inline(e)) = (decoded.as_slice(), &mut self.engine) {
+            // The common case with one tracker: one packet, its verdict is
+            // the frame's.
+            let now = match self.now {
+                Some(n) if n >= m.ts => n,
+                _ => m.ts,
+            };
+            self.now = Some(now);
+            self.times.push(now);
+            e.shard.tick(now);
+            let tick = (self.times.len() - 1) as u32;
+            let parent = if m.encap.is_empty() && !matches!(m.transport, Transport::Udp(_)) {
+                if self.packets_now.is_none_or(|t| m.ts > t) {
+                    self.packets_now = Some(m.ts);
+                }
+                None
+            } else {
+                self.observe(m)
+            };
+            let Engine::Inline(e) = &mut self.engine else {
+                unreachable!("matched above")
+            };
+            match e.shard.packet(m, parent, now, frame_no, tick) {
+                Disposition::Counted => self.report.frames_counted += 1,
+                Disposition::Dropped(why) => self.drop_frame(Cow::Borrowed(why)),
+            }
+            self.decoded = decoded;
+            return;
+        }
         // A frame counts once: in a connection if any packet it carried was
         // counted there, else under the reason its first item was dropped
         // (a shard's verdict when that item was a packet).
         let mut first: Option<Option<Reason>> = None;
         let mut packets = 0u32;
-        let shards = self.inputs.len() as u64;
+        let mut counted = false;
         // Completed datagrams are decoded onto the end of the same list.
         let mut i = 0;
         while i < decoded.len() {
-            let item = std::mem::replace(&mut decoded[i], Decoded::NotIp);
             i += 1;
-            let dropped: Reason = match item {
+            let dropped: Reason = match &decoded[i - 1] {
                 Decoded::Packet(meta) => {
                     let tick = self.tick(meta.ts);
-                    let parent = self.tunnels.observe(&meta);
-                    let shard = (flow_hash(&meta) % shards) as usize;
-                    self.packets[shard].push(ShardPacket {
-                        meta,
-                        parent,
-                        tick,
-                        frame: frame_no,
-                    });
-                    self.plan_shards.push(shard as u32);
+                    let parent = self.observe(meta);
                     packets += 1;
+                    match &mut self.engine {
+                        Engine::Inline(e) => {
+                            let now = self.now.unwrap_or(meta.ts);
+                            match e.shard.packet(meta, parent, now, frame_no, tick) {
+                                Disposition::Counted => counted = true,
+                                Disposition::Dropped(why) => {
+                                    first.get_or_insert(Some(Cow::Borrowed(why)));
+                                }
+                            }
+                        }
+                        Engine::Sharded(s) => {
+                            let h = packet_shard_hash(meta);
+                            let shard = (h % s.building.len() as u64) as usize;
+                            let b = &mut s.building[shard];
+                            b.items.push(Item {
+                                frame: frame_no,
+                                ts: meta.ts,
+                                tick,
+                                len: DECODED,
+                                wire_len: 0,
+                                linktype: 0,
+                                chunk: 0,
+                                at: 0,
+                            });
+                            b.metas.push(ShardPacket {
+                                meta: *meta,
+                                parent,
+                            });
+                            self.plan_shards.push(shard as u32);
+                        }
+                    }
                     first.get_or_insert(None);
                     continue;
                 }
                 Decoded::Notice(w) => {
+                    let w = *w;
                     *self.report.weirds.entry(w.name).or_insert(0) += 1;
                     self.net_weird(frame_no, frame.ts, weird_name(&w));
                     continue;
                 }
-                Decoded::Fragment(frag) => {
+                Decoded::Fragment(_) => {
+                    let Decoded::Fragment(frag) =
+                        std::mem::replace(&mut decoded[i - 1], Decoded::NotIp)
+                    else {
+                        unreachable!("matched a fragment")
+                    };
                     self.tick(frame.ts);
                     self.defrag.expire(frame.ts);
                     let outcome = self.defrag.add(frag, frame.ts);
@@ -746,6 +1026,7 @@ impl<'a> Reader<'a> {
                     })
                 }
                 Decoded::Weird(w) => {
+                    let w = *w;
                     // The frame advances network time even when it is dropped.
                     self.tick(frame.ts);
                     *self.report.weirds.entry(w.name).or_insert(0) += 1;
@@ -758,6 +1039,7 @@ impl<'a> Reader<'a> {
                     Cow::Borrowed("not_ip")
                 }
                 Decoded::NoConn(what) => {
+                    let what = *what;
                     self.tick(frame.ts);
                     Cow::Borrowed(what)
                 }
@@ -770,7 +1052,10 @@ impl<'a> Reader<'a> {
         }
         self.decoded = decoded;
         let first_drop = first.flatten();
-        if packets > 0 {
+        if counted {
+            self.report.frames_counted += 1;
+        } else if packets > 0 && matches!(self.engine, Engine::Sharded(_)) {
+            // The shards' verdicts settle the frame, in the merger.
             self.plan.push(PlanFrame {
                 first_drop,
                 packets,
@@ -818,5 +1103,92 @@ fn weird_name(w: &quartet_decode::Weird) -> Reason {
         Cow::Owned(w.name())
     } else {
         Cow::Borrowed(w.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::{Path, PathBuf};
+
+    fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir)
+            .expect("readable directory")
+            .flatten()
+        {
+            let p = e.path();
+            if p.is_dir() {
+                collect(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+
+    /// On every frame of the Zeek trace collection: `decode` gives what the
+    /// layered decoder gives, and a frame `peek` takes is one plain TCP or
+    /// UDP packet with that key, whose shard is the one its decoded form
+    /// would get.
+    #[test]
+    fn peeked_frames_decode_to_their_key_on_every_trace() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/zeek-traces");
+        let mut traces = Vec::new();
+        collect(&dir, &mut traces);
+        assert!(traces.len() > 100, "the trace collection is at {dir:?}");
+        let (mut frames, mut peeked) = (0u64, 0u64);
+        let (mut out, mut layered) = (Vec::new(), Vec::new());
+        for t in traces {
+            let Ok(mut src) = quartet_capture::open(&t.to_string_lossy()) else {
+                continue;
+            };
+            while let Ok(Some(f)) = src.next_frame() {
+                frames += 1;
+                for ignore_checksums in [false, true] {
+                    let cfg = DecodeConfig { ignore_checksums };
+                    out.clear();
+                    layered.clear();
+                    decode(&cfg, f.ts, f.linktype, f.wire_len, f.data, &mut out);
+                    let lt = f.linktype;
+                    quartet_decode::decode_layered(
+                        &cfg,
+                        f.ts,
+                        lt,
+                        f.wire_len,
+                        f.data,
+                        &mut layered,
+                    );
+                    assert_eq!(out, layered, "{t:?}");
+                    let Some(k) = peek(&cfg, f.linktype, f.wire_len, f.data) else {
+                        continue;
+                    };
+                    peeked += u64::from(!ignore_checksums);
+                    let [Decoded::Packet(m)] = out.as_slice() else {
+                        panic!("{t:?}: peek {k:?}, decoded {out:?}");
+                    };
+                    assert!(m.encap.is_empty(), "{t:?}: {m:?}");
+                    assert_eq!(
+                        packet_shard_hash(m),
+                        flow_shard_hash(&k.src, k.sport, &k.dst, k.dport, k.proto),
+                        "{t:?}: {m:?}"
+                    );
+                }
+            }
+        }
+        // Most frames of real traffic take the short way.
+        assert!(peeked * 2 > frames, "{peeked} of {frames} frames peeked");
+    }
+
+    #[test]
+    fn the_shard_hash_ignores_direction() {
+        let a = Addr::v4([10, 0, 0, 1]);
+        let b = Addr::v6([0x20, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        assert_eq!(
+            flow_shard_hash(&a, 1234, &b, 80, 6),
+            flow_shard_hash(&b, 80, &a, 1234, 6)
+        );
+        assert_ne!(
+            flow_shard_hash(&a, 1234, &b, 80, 6),
+            flow_shard_hash(&a, 1234, &b, 80, 17)
+        );
     }
 }

@@ -21,11 +21,13 @@ mod checksum;
 mod ip;
 pub mod link;
 mod meta;
+mod peek;
 mod transport;
 mod tunnel;
 pub mod weird;
 
 pub use meta::*;
+pub use peek::{peek, FlowPeek};
 pub use tunnel::UdpTunnel;
 pub use weird::Weird;
 
@@ -45,6 +47,23 @@ pub struct DecodeConfig {
 /// the wire, `data` the captured bytes. Does not allocate unless `out` has
 /// to grow or the frame is an IP fragment.
 pub fn decode(
+    cfg: &DecodeConfig,
+    ts: Timestamp,
+    linktype: u32,
+    wire_len: u32,
+    data: &[u8],
+    out: &mut Vec<Decoded>,
+) {
+    // The common frame in one pass; everything else layer by layer.
+    if !peek::decode_common(cfg, ts, linktype, wire_len, data, out) {
+        decode_layered(cfg, ts, linktype, wire_len, data, out);
+    }
+}
+
+/// [`decode`] without its one-pass path for the common frame: every frame
+/// layer by layer. The same result; public for tests that compare the two.
+#[doc(hidden)]
+pub fn decode_layered(
     cfg: &DecodeConfig,
     ts: Timestamp,
     linktype: u32,
@@ -387,11 +406,159 @@ mod tests {
 
     fn check(lt: u32, wire: u32, f: &[u8], cfg: &DecodeConfig) {
         let v = run_with(cfg, lt, wire, f);
+        let mut layered = Vec::new();
+        decode_layered(cfg, Timestamp(1_000_000), lt, wire, f, &mut layered);
+        assert_eq!(v, layered, "linktype {lt} len {}", f.len());
         assert!(
             v.iter().any(|d| !matches!(d, Decoded::Notice(_))),
             "linktype {lt} len {}: {v:?}",
             f.len()
         );
+        check_peek(lt, wire, f, cfg, &v);
+    }
+
+    /// A frame `peek` knows decodes to one plain TCP or UDP packet with the
+    /// peeked key.
+    fn check_peek(lt: u32, wire: u32, f: &[u8], cfg: &DecodeConfig, v: &[Decoded]) {
+        let Some(k) = peek(cfg, lt, wire, f) else {
+            let mut none = Vec::new();
+            assert!(!peek::decode_common(
+                cfg,
+                Timestamp(0),
+                lt,
+                wire,
+                f,
+                &mut none
+            ));
+            return;
+        };
+        let m = match v {
+            [Decoded::Packet(m)] => m,
+            _ => panic!("peek {k:?} but decode gave {v:?} (linktype {lt})"),
+        };
+        let ports = match m.transport {
+            Transport::Tcp(t) => (t.sport, t.dport),
+            Transport::Udp(u) => {
+                assert_eq!(u.tunnel, None);
+                (u.sport, u.dport)
+            }
+            t => panic!("peek {k:?} but transport {t:?}"),
+        };
+        assert_eq!(
+            (m.src, m.dst, ports, m.ip_proto),
+            (k.src, k.dst, (k.sport, k.dport), k.proto)
+        );
+        assert!(m.encap.is_empty());
+        assert_eq!(m.ts, Timestamp(1_000_000));
+    }
+
+    /// Common frames of every kind the one-pass path takes, mutated in
+    /// their headers and cut short: `decode` (through `check`) must give
+    /// what the layered decoder gives.
+    #[test]
+    fn the_one_pass_path_matches_the_layers() {
+        let ip = Ipv4Spec::default();
+        let (s4, d4) = (ip.src_addr(), ip.dst_addr());
+        let (s6, d6) = (Addr::v6(V6_SRC), Addr::v6(V6_DST));
+        let seg = |s: &Addr, d: &Addr, options: Vec<u8>, payload: usize| {
+            tcp(
+                s,
+                d,
+                &TcpSpec {
+                    flags: 0x12,
+                    options,
+                    payload: vec![0x5a; payload],
+                    ..TcpSpec::default()
+                },
+            )
+        };
+        let wscale = vec![2, 4, 5, 0xb4, 1, 3, 3, 7];
+        let mut ips = vec![
+            ipv4(6, &seg(&s4, &d4, wscale.clone(), 0)),
+            ipv4(
+                6,
+                &seg(&s4, &d4, vec![1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2], 300),
+            ),
+            ipv6(V6_SRC, V6_DST, 6, &seg(&s6, &d6, wscale, 40)),
+        ];
+        for n in [0, 3, 16, 40] {
+            ips.push(ipv4(17, &udp(&s4, &d4, 5353, 53, &vec![0x11; n])));
+            ips.push(ipv6(
+                V6_SRC,
+                V6_DST,
+                17,
+                &udp(&s6, &d6, 123, 123, &vec![7; n]),
+            ));
+        }
+        let mut frames = Vec::new();
+        for p in &ips {
+            let et = if p[0] >> 4 == 6 { 0x86dd } else { 0x0800 };
+            frames.push((linktype::ETHERNET, ethernet(MAC_B, MAC_A, et, p)));
+            let tagged = [&vlan_tag(42, et)[..], p].concat();
+            frames.push((linktype::ETHERNET, ethernet([0; 6], MAC_A, 0x8100, &tagged)));
+            frames.push((101, p.clone()));
+        }
+        let mut seed = 0x2545_f491u32;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        for (lt, f) in frames {
+            for cfg in [C, IGNORE] {
+                assert!(peek(&cfg, lt, f.len() as u32, &f).is_some());
+                check(lt, f.len() as u32, &f, &cfg);
+            }
+            let head = f.len().min(80);
+            for _ in 0..2000 {
+                let mut g = f.clone();
+                for _ in 0..1 + rnd() % 3 {
+                    let i = rnd() as usize % head;
+                    g[i] = rnd() as u8;
+                }
+                let n = if rnd() % 4 == 0 {
+                    rnd() as usize % (g.len() + 1)
+                } else {
+                    g.len()
+                };
+                let wire = [g.len(), n, n + rnd() as usize % 64][rnd() as usize % 3] as u32;
+                let cfg = if rnd() % 2 == 0 { C } else { IGNORE };
+                check(lt, wire, &g[..n], &cfg);
+            }
+        }
+    }
+
+    #[test]
+    fn common_frames_are_peeked() {
+        let ip = Ipv4Spec::default();
+        let (s4, d4) = (ip.src_addr(), ip.dst_addr());
+        let v4_udp = ipv4(17, &udp(&s4, &d4, 53, 53, b"0123456789abcdefXYZ"));
+        let (s6, d6) = (Addr::v6(V6_SRC), Addr::v6(V6_DST));
+        let v6_tcp = ipv6(V6_SRC, V6_DST, 6, &tcp(&s6, &d6, &TcpSpec::default()));
+        let tagged = [&vlan_tag(7, 0x86dd)[..], &v6_tcp].concat();
+        for (lt, f) in [
+            (linktype::ETHERNET, eth_tcp_syn()),
+            (linktype::ETHERNET, ethernet(MAC_B, MAC_A, 0x0800, &v4_udp)),
+            (linktype::ETHERNET, ethernet(MAC_B, MAC_A, 0x8100, &tagged)),
+            (101, v6_tcp.clone()),
+        ] {
+            for cfg in [C, IGNORE] {
+                assert!(peek(&cfg, lt, f.len() as u32, &f).is_some(), "{lt}");
+                check(lt, f.len() as u32, &f, &cfg);
+            }
+        }
+        // A tunnel port or a fragment is left to the full decode.
+        let vx = ipv4(17, &udp(&s4, &d4, 1, 4789, &[0; 32]));
+        assert_eq!(peek(&C, 101, vx.len() as u32, &vx), None);
+        let frag = ipv4_with(
+            &Ipv4Spec {
+                frag: 0x2000,
+                ..ip.clone()
+            },
+            &[0; 24],
+        );
+        assert_eq!(peek(&C, 101, frag.len() as u32, &frag), None);
     }
 
     #[test]

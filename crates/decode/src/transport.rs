@@ -88,7 +88,7 @@ pub(crate) fn tcp(cx: &Cx, info: &IpInfo, seg: &[u8], declared: usize, out: &mut
 
 /// The window scale option, read the way Zeek reads SYN options: stop at
 /// end-of-list or at the first option that does not fit.
-fn window_scale(opts: &[u8]) -> Option<u8> {
+pub(crate) fn window_scale(opts: &[u8]) -> Option<u8> {
     let mut scale = None;
     let mut i = 0;
     while let Some(&kind) = opts.get(i) {

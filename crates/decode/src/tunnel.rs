@@ -301,6 +301,29 @@ fn gre(cx: &Cx, e: Encap, d: &[u8], out: &mut Vec<Decoded>) -> bool {
 
 /// After the outer UDP packet (at `out[idx]`) was pushed: decapsulates its
 /// payload `p` (captured, at most the declared length) if it is a tunnel.
+/// True when [`udp`] may find a tunnel in this datagram: a tunnel port on
+/// either side, or a payload that could pass the Teredo or AYIYA detection.
+/// A superset of the datagrams [`udp`] decapsulates (checked cheaply).
+#[inline]
+pub(crate) fn udp_may_tunnel(sport: u16, dport: u16, p: &[u8]) -> bool {
+    let port = |x| {
+        matches!(
+            x,
+            port::VXLAN
+                | port::GENEVE
+                | port::TEREDO
+                | port::AYIYA
+                | port::GTP_U
+                | port::GTP_C
+                | port::GRE
+        )
+    };
+    port(sport)
+        || port(dport)
+        || (p.len() >= 40 && (p[0] >> 4 == 6 || (p[0] == 0 && p[1] <= 1)))
+        || (p.len() >= 3 && p[1] == 0x52 && p[2] == 0x11)
+}
+
 pub(crate) fn udp(
     cx: &Cx,
     info: &IpInfo,

@@ -18,6 +18,8 @@ const BUF_CAPACITY: usize = 64 * 1024;
 pub struct JsonWriter<W: Write> {
     out: BufWriter<W>,
     columns: Columns,
+    /// The line being formatted: one write per row, not one per value.
+    row: Vec<u8>,
 }
 
 impl<W: Write> JsonWriter<W> {
@@ -25,6 +27,7 @@ impl<W: Write> JsonWriter<W> {
         JsonWriter {
             out: BufWriter::with_capacity(BUF_CAPACITY, out),
             columns,
+            row: Vec::with_capacity(1024),
         }
     }
 
@@ -52,7 +55,9 @@ fn put_uid(o: &mut impl Write, u: Uid) -> io::Result<()> {
 }
 
 fn put_addr(o: &mut impl Write, a: Addr) -> io::Result<()> {
-    write!(o, "\"{a}\"")
+    o.write_all(b"\"")?;
+    crate::tsv::put_addr(o, a)?;
+    o.write_all(b"\"")
 }
 
 fn put_bool(o: &mut impl Write, v: bool) -> io::Result<()> {
@@ -178,99 +183,109 @@ pub(crate) fn put_json_f64(o: &mut impl Write, v: f64) -> io::Result<()> {
 
 impl<W: Write> Sink for JsonWriter<W> {
     fn write(&mut self, r: &ConnRecord) -> io::Result<()> {
-        let o = &mut self.out;
-        o.write_all(b"{\"ts\":")?;
-        put_json_f64(o, r.ts.as_f64())?;
-        key(o, "uid")?;
-        put_uid(o, r.uid)?;
-        key(o, "id.orig_h")?;
-        put_addr(o, r.orig_h)?;
-        key(o, "id.orig_p")?;
-        put_u64(o, r.orig_p.into())?;
-        key(o, "id.resp_h")?;
-        put_addr(o, r.resp_h)?;
-        key(o, "id.resp_p")?;
-        put_u64(o, r.resp_p.into())?;
-        key(o, "proto")?;
-        put_json_str(o, r.proto.name().as_bytes())?;
-        if let Some(s) = &r.service {
-            key(o, "service")?;
-            put_json_str(o, s.as_bytes())?;
-        }
-        if r.duration_micros().is_some() {
-            // Zeek subtracts the two doubles, so the noise of that
-            // subtraction shows: 8.928879976272583, not 8.92888.
-            key(o, "duration")?;
-            put_json_f64(o, r.last_ts.as_f64() - r.ts.as_f64())?;
-            key(o, "orig_bytes")?;
-            put_u64(o, r.orig_bytes)?;
-            key(o, "resp_bytes")?;
-            put_u64(o, r.resp_bytes)?;
-        }
-        key(o, "conn_state")?;
-        put_json_str(o, r.conn_state.name().as_bytes())?;
-        if let Some(v) = r.local_orig {
-            key(o, "local_orig")?;
-            put_bool(o, v)?;
-        }
-        if let Some(v) = r.local_resp {
-            key(o, "local_resp")?;
-            put_bool(o, v)?;
-        }
-        key(o, "missed_bytes")?;
-        put_u64(o, r.missed_bytes)?;
-        if !r.history.is_empty() {
-            key(o, "history")?;
-            put_json_str(o, r.history.as_bytes())?;
-        }
-        for (k, v) in [
-            ("orig_pkts", r.orig_pkts),
-            ("orig_ip_bytes", r.orig_ip_bytes),
-            ("resp_pkts", r.resp_pkts),
-            ("resp_ip_bytes", r.resp_ip_bytes),
-        ] {
-            key(o, k)?;
-            put_u64(o, v)?;
-        }
-        if let Some((first, rest)) = r.tunnel_parents.split_first() {
-            key(o, "tunnel_parents")?;
-            o.write_all(b"[")?;
-            put_uid(o, *first)?;
-            for u in rest {
-                o.write_all(b",")?;
-                put_uid(o, *u)?;
-            }
-            o.write_all(b"]")?;
-        }
-        key(o, "ip_proto")?;
-        put_u64(o, r.ip_proto.into())?;
-        if self.columns.vlan {
-            for (k, v) in [("vlan", r.vlan), ("inner_vlan", r.inner_vlan)] {
-                if let Some(v) = v {
-                    key(o, k)?;
-                    put_u64(o, v.into())?;
-                }
-            }
-        }
-        if self.columns.l2 {
-            for (k, m) in [
-                ("orig_l2_addr", r.orig_l2_addr),
-                ("resp_l2_addr", r.resp_l2_addr),
-            ] {
-                if let Some(m) = m {
-                    key(o, k)?;
-                    o.write_all(b"\"")?;
-                    crate::tsv::put_mac(o, m)?;
-                    o.write_all(b"\"")?;
-                }
-            }
-        }
-        o.write_all(b"}\n")
+        let mut row = std::mem::take(&mut self.row);
+        row.clear();
+        // Writing to a vector cannot fail.
+        let _ = json_row(&mut row, r, self.columns);
+        let written = self.out.write_all(&row);
+        self.row = row;
+        written
     }
 
     fn finish(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+}
+
+/// Formats one JSON line with its newline.
+fn json_row(o: &mut Vec<u8>, r: &ConnRecord, columns: Columns) -> io::Result<()> {
+    o.write_all(b"{\"ts\":")?;
+    put_json_f64(o, r.ts.as_f64())?;
+    key(o, "uid")?;
+    put_uid(o, r.uid)?;
+    key(o, "id.orig_h")?;
+    put_addr(o, r.orig_h)?;
+    key(o, "id.orig_p")?;
+    put_u64(o, r.orig_p.into())?;
+    key(o, "id.resp_h")?;
+    put_addr(o, r.resp_h)?;
+    key(o, "id.resp_p")?;
+    put_u64(o, r.resp_p.into())?;
+    key(o, "proto")?;
+    put_json_str(o, r.proto.name().as_bytes())?;
+    if let Some(s) = &r.service {
+        key(o, "service")?;
+        put_json_str(o, s.as_bytes())?;
+    }
+    if r.duration_micros().is_some() {
+        // Zeek subtracts the two doubles, so the noise of that
+        // subtraction shows: 8.928879976272583, not 8.92888.
+        key(o, "duration")?;
+        put_json_f64(o, r.last_ts.as_f64() - r.ts.as_f64())?;
+        key(o, "orig_bytes")?;
+        put_u64(o, r.orig_bytes)?;
+        key(o, "resp_bytes")?;
+        put_u64(o, r.resp_bytes)?;
+    }
+    key(o, "conn_state")?;
+    put_json_str(o, r.conn_state.name().as_bytes())?;
+    if let Some(v) = r.local_orig {
+        key(o, "local_orig")?;
+        put_bool(o, v)?;
+    }
+    if let Some(v) = r.local_resp {
+        key(o, "local_resp")?;
+        put_bool(o, v)?;
+    }
+    key(o, "missed_bytes")?;
+    put_u64(o, r.missed_bytes)?;
+    if !r.history.is_empty() {
+        key(o, "history")?;
+        put_json_str(o, r.history.as_bytes())?;
+    }
+    for (k, v) in [
+        ("orig_pkts", r.orig_pkts),
+        ("orig_ip_bytes", r.orig_ip_bytes),
+        ("resp_pkts", r.resp_pkts),
+        ("resp_ip_bytes", r.resp_ip_bytes),
+    ] {
+        key(o, k)?;
+        put_u64(o, v)?;
+    }
+    if let Some((first, rest)) = r.tunnel_parents.split_first() {
+        key(o, "tunnel_parents")?;
+        o.write_all(b"[")?;
+        put_uid(o, *first)?;
+        for u in rest {
+            o.write_all(b",")?;
+            put_uid(o, *u)?;
+        }
+        o.write_all(b"]")?;
+    }
+    key(o, "ip_proto")?;
+    put_u64(o, r.ip_proto.into())?;
+    if columns.vlan {
+        for (k, v) in [("vlan", r.vlan), ("inner_vlan", r.inner_vlan)] {
+            if let Some(v) = v {
+                key(o, k)?;
+                put_u64(o, v.into())?;
+            }
+        }
+    }
+    if columns.l2 {
+        for (k, m) in [
+            ("orig_l2_addr", r.orig_l2_addr),
+            ("resp_l2_addr", r.resp_l2_addr),
+        ] {
+            if let Some(m) = m {
+                key(o, k)?;
+                o.write_all(b"\"")?;
+                crate::tsv::put_mac(o, m)?;
+                o.write_all(b"\"")?;
+            }
+        }
+    }
+    o.write_all(b"}\n")
 }
 
 #[cfg(test)]

@@ -160,7 +160,29 @@ pub(crate) fn put_time(o: &mut impl Write, t: Timestamp) -> io::Result<()> {
 }
 
 pub(crate) fn put_addr(o: &mut impl Write, a: Addr) -> io::Result<()> {
-    write!(o, "{a}")
+    if !a.is_v4() {
+        return write!(o, "{a}");
+    }
+    // A dotted quad by hand: the formatting machinery costs far more.
+    let mut buf = [0u8; 15];
+    let mut n = 0;
+    for (i, b) in a.octets_v4().into_iter().enumerate() {
+        if i > 0 {
+            buf[n] = b'.';
+            n += 1;
+        }
+        if b >= 100 {
+            buf[n] = b'0' + b / 100;
+            n += 1;
+        }
+        if b >= 10 {
+            buf[n] = b'0' + b / 10 % 10;
+            n += 1;
+        }
+        buf[n] = b'0' + b % 10;
+        n += 1;
+    }
+    o.write_all(&buf[..n])
 }
 
 pub(crate) fn put_uid(o: &mut impl Write, u: Uid) -> io::Result<()> {
@@ -208,6 +230,15 @@ fn put_hex_escape(o: &mut impl Write, b: u8) -> io::Result<()> {
 /// bytes that are not valid UTF-8 print as `\xHH`; inside a set the set
 /// separator `,` does too. The field separator (TAB) is a control byte.
 pub(crate) fn put_str(o: &mut impl Write, s: &[u8], in_set: bool) -> io::Result<()> {
+    // Printable ASCII without `\` or `,` (history letters, service names)
+    // is written as it is.
+    if s.len() > 1
+        && s.iter()
+            .all(|&b| (0x20..0x7f).contains(&b) && b != b'\\' && b != b',')
+        && s != b"(empty)"
+    {
+        return o.write_all(s);
+    }
     let mut s = s;
     match s {
         b"" => return o.write_all(b"(empty)"),
@@ -239,6 +270,8 @@ pub(crate) fn put_str(o: &mut impl Write, s: &[u8], in_set: bool) -> io::Result<
 pub struct TsvWriter<W: Write> {
     log: AsciiLog<W>,
     columns: Columns,
+    /// The row being formatted: one write per row, not one per value.
+    row: Vec<u8>,
 }
 
 impl<W: Write> TsvWriter<W> {
@@ -252,6 +285,7 @@ impl<W: Write> TsvWriter<W> {
         TsvWriter {
             log: AsciiLog::new(out, "conn", conn_fields(columns), clock),
             columns,
+            row: Vec::with_capacity(512),
         }
     }
 
@@ -263,88 +297,97 @@ impl<W: Write> TsvWriter<W> {
 
 impl<W: Write> Sink for TsvWriter<W> {
     fn write(&mut self, r: &ConnRecord) -> io::Result<()> {
-        let columns = self.columns;
-        let o = self.log.row()?;
-        put_time(o, r.ts)?;
-        put_sep(o)?;
-        put_uid(o, r.uid)?;
-        put_sep(o)?;
-        put_addr(o, r.orig_h)?;
-        put_sep(o)?;
-        put_count(o, r.orig_p.into())?;
-        put_sep(o)?;
-        put_addr(o, r.resp_h)?;
-        put_sep(o)?;
-        put_count(o, r.resp_p.into())?;
-        put_sep(o)?;
-        o.write_all(r.proto.name().as_bytes())?;
-        put_sep(o)?;
-        put_opt_str(o, r.service.as_deref())?;
-        put_sep(o)?;
-        // duration, orig_bytes and resp_bytes are set together, only when
-        // the duration is positive (§2.2).
-        match r.duration_micros() {
-            Some(d) => {
-                put_time(o, Timestamp::from_micros(d))?;
-                put_sep(o)?;
-                put_count(o, r.orig_bytes)?;
-                put_sep(o)?;
-                put_count(o, r.resp_bytes)?;
-            }
-            None => o.write_all(b"-\t-\t-")?,
-        }
-        put_sep(o)?;
-        o.write_all(r.conn_state.name().as_bytes())?;
-        put_sep(o)?;
-        put_opt_bool(o, r.local_orig)?;
-        put_sep(o)?;
-        put_opt_bool(o, r.local_resp)?;
-        put_sep(o)?;
-        put_count(o, r.missed_bytes)?;
-        put_sep(o)?;
-        put_opt_str(o, (!r.history.is_empty()).then_some(r.history.as_str()))?;
-        for v in [r.orig_pkts, r.orig_ip_bytes, r.resp_pkts, r.resp_ip_bytes] {
-            put_sep(o)?;
-            put_count(o, v)?;
-        }
-        put_sep(o)?;
-        // An empty set is never logged: the field is unset (`-`).
-        match r.tunnel_parents.split_first() {
-            None => put_unset(o)?,
-            Some((first, rest)) => {
-                put_uid(o, *first)?;
-                for u in rest {
-                    o.write_all(b",")?;
-                    put_uid(o, *u)?;
-                }
-            }
-        }
-        put_sep(o)?;
-        put_count(o, r.ip_proto.into())?;
-        if columns.vlan {
-            for v in [r.vlan, r.inner_vlan] {
-                put_sep(o)?;
-                match v {
-                    Some(v) => put_count(o, v.into())?,
-                    None => put_unset(o)?,
-                }
-            }
-        }
-        if columns.l2 {
-            for m in [r.orig_l2_addr, r.resp_l2_addr] {
-                put_sep(o)?;
-                match m {
-                    Some(m) => put_mac(o, m)?,
-                    None => put_unset(o)?,
-                }
-            }
-        }
-        o.write_all(b"\n")
+        let mut row = std::mem::take(&mut self.row);
+        row.clear();
+        // Writing to a vector cannot fail.
+        let _ = format_row(&mut row, r, self.columns);
+        let written = self.log.row().and_then(|o| o.write_all(&row));
+        self.row = row;
+        written
     }
 
     fn finish(&mut self) -> io::Result<()> {
         self.log.finish()
     }
+}
+
+/// Formats one conn.log row with its newline.
+fn format_row(o: &mut Vec<u8>, r: &ConnRecord, columns: Columns) -> io::Result<()> {
+    put_time(o, r.ts)?;
+    put_sep(o)?;
+    put_uid(o, r.uid)?;
+    put_sep(o)?;
+    put_addr(o, r.orig_h)?;
+    put_sep(o)?;
+    put_count(o, r.orig_p.into())?;
+    put_sep(o)?;
+    put_addr(o, r.resp_h)?;
+    put_sep(o)?;
+    put_count(o, r.resp_p.into())?;
+    put_sep(o)?;
+    o.write_all(r.proto.name().as_bytes())?;
+    put_sep(o)?;
+    put_opt_str(o, r.service.as_deref())?;
+    put_sep(o)?;
+    // duration, orig_bytes and resp_bytes are set together, only when
+    // the duration is positive (§2.2).
+    match r.duration_micros() {
+        Some(d) => {
+            put_time(o, Timestamp::from_micros(d))?;
+            put_sep(o)?;
+            put_count(o, r.orig_bytes)?;
+            put_sep(o)?;
+            put_count(o, r.resp_bytes)?;
+        }
+        None => o.write_all(b"-\t-\t-")?,
+    }
+    put_sep(o)?;
+    o.write_all(r.conn_state.name().as_bytes())?;
+    put_sep(o)?;
+    put_opt_bool(o, r.local_orig)?;
+    put_sep(o)?;
+    put_opt_bool(o, r.local_resp)?;
+    put_sep(o)?;
+    put_count(o, r.missed_bytes)?;
+    put_sep(o)?;
+    put_opt_str(o, (!r.history.is_empty()).then_some(r.history.as_str()))?;
+    for v in [r.orig_pkts, r.orig_ip_bytes, r.resp_pkts, r.resp_ip_bytes] {
+        put_sep(o)?;
+        put_count(o, v)?;
+    }
+    put_sep(o)?;
+    // An empty set is never logged: the field is unset (`-`).
+    match r.tunnel_parents.split_first() {
+        None => put_unset(o)?,
+        Some((first, rest)) => {
+            put_uid(o, *first)?;
+            for u in rest {
+                o.write_all(b",")?;
+                put_uid(o, *u)?;
+            }
+        }
+    }
+    put_sep(o)?;
+    put_count(o, r.ip_proto.into())?;
+    if columns.vlan {
+        for v in [r.vlan, r.inner_vlan] {
+            put_sep(o)?;
+            match v {
+                Some(v) => put_count(o, v.into())?,
+                None => put_unset(o)?,
+            }
+        }
+    }
+    if columns.l2 {
+        for m in [r.orig_l2_addr, r.resp_l2_addr] {
+            put_sep(o)?;
+            match m {
+                Some(m) => put_mac(o, m)?,
+                None => put_unset(o)?,
+            }
+        }
+    }
+    o.write_all(b"\n")
 }
 
 #[cfg(test)]
@@ -538,6 +581,17 @@ pub(crate) mod tests {
             assert_eq!(t(us), Timestamp::from_micros(us).to_string());
         }
         assert_eq!(t(357), "0.000357");
+    }
+
+    #[test]
+    fn v4_addresses_by_hand() {
+        for b in [0u8, 1, 9, 10, 42, 99, 100, 101, 199, 200, 255] {
+            for a in [Addr::v4([b, 0, b, 255]), Addr::v4([255, b, 7, b])] {
+                let mut v = Vec::new();
+                put_addr(&mut v, a).unwrap();
+                assert_eq!(String::from_utf8(v).unwrap(), a.to_string());
+            }
+        }
     }
 
     #[test]

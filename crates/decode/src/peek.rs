@@ -1,0 +1,271 @@
+//! The common frame, the short way: one plain TCP or UDP packet behind
+//! Ethernet (at most one 802.1Q tag) or raw IP, in IPv4 without
+//! fragmentation or IPv6 without extension headers.
+//!
+//! [`peek`] gives the connection key of such a frame without decoding the
+//! rest, for the sharded reader, which needs only the key to pick a shard
+//! (the full decode, transport checksum included, then runs in the shard).
+//! [`decode`](crate::decode) builds the `PacketMeta` of such a frame here,
+//! in one pass, before it tries the layered decoder.
+//!
+//! [`common`] makes the decoder's checks in the decoder's order and answers
+//! `None` for everything else and for every frame that would raise a weird
+//! or a notice on the way, or whose UDP payload might be a tunnel: those
+//! take the layered decoder. So `peek` giving `Some` means that `decode`
+//! yields one `Decoded::Packet` with that key, no encapsulation and no
+//! tunnel, and the `PacketMeta` built here is the one the layered decoder
+//! builds (both are tested on every seed frame and their mutations, and on
+//! every frame of the Zeek trace collection).
+
+use quartet_wire::{Addr, Timestamp};
+
+use crate::ip::proto;
+use crate::link::linktype;
+use crate::{be16, be32, checksum, transport, tunnel, DecodeConfig};
+use crate::{Checksum, Decoded, L2Info, PacketMeta, TcpHeaderStatus, TcpMeta, Transport, UdpMeta};
+
+/// The connection key of a frame as the decoder would report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowPeek {
+    pub src: Addr,
+    pub dst: Addr,
+    pub sport: u16,
+    pub dport: u16,
+    /// 6 (TCP) or 17 (UDP).
+    pub proto: u8,
+}
+
+/// The key of a frame that decodes to exactly one TCP or UDP packet outside
+/// any tunnel, with no weird or notice; `None` when it may be anything else.
+#[inline]
+pub fn peek(cfg: &DecodeConfig, link: u32, wire_len: u32, data: &[u8]) -> Option<FlowPeek> {
+    let c = common(cfg, link, wire_len, data)?;
+    Some(FlowPeek {
+        src: c.src,
+        dst: c.dst,
+        sport: be16(c.seg, 0),
+        dport: be16(c.seg, 2),
+        proto: c.proto,
+    })
+}
+
+/// What the walk to the transport header found.
+struct Common<'a> {
+    /// The frame starts with an Ethernet header; the 802.1Q tag's id.
+    ethernet: bool,
+    vlan: Option<u16>,
+    src: Addr,
+    dst: Addr,
+    /// 6 (TCP) or 17 (UDP).
+    proto: u8,
+    v6: bool,
+    /// IP length as declared on the wire.
+    ip_len: u32,
+    /// The captured part of the IP payload, and its declared length.
+    seg: &'a [u8],
+    declared: usize,
+}
+
+/// The walk shared by [`peek`] and [`decode_common`]: `None` for every
+/// frame the layered decoder would treat otherwise than as one plain TCP or
+/// UDP packet.
+#[inline(always)]
+fn common<'a>(cfg: &DecodeConfig, link: u32, wire_len: u32, data: &'a [u8]) -> Option<Common<'a>> {
+    let (off, ethernet, vlan) = match link {
+        linktype::ETHERNET => {
+            if data.len() <= 16 {
+                return None;
+            }
+            match be16(data, 12) {
+                0x0800 | 0x86dd => (14, true, None),
+                // One 802.1Q tag: the decoder's `vlan` with `len > 4`.
+                0x8100 if data.len() > 18 => match be16(data, 16) {
+                    0x0800 | 0x86dd => (18, true, Some(be16(data, 14) & 0x0fff)),
+                    _ => return None,
+                },
+                _ => return None,
+            }
+        }
+        // Link types with their own decoder; all others are raw IP.
+        linktype::NULL
+        | linktype::PPP
+        | linktype::FDDI
+        | linktype::PPP_SERIAL
+        | linktype::IEEE802_11
+        | linktype::LINUX_SLL
+        | linktype::IEEE802_11_RADIO
+        | linktype::NFLOG
+        | linktype::LINUX_SLL2 => return None,
+        _ => (0, false, None),
+    };
+    let p = data.get(off..)?;
+    if p.len() < 20 {
+        return None;
+    }
+    let wire = wire_len as usize;
+    let (src, dst, proto, v6, total, hdr_len) = match p[0] >> 4 {
+        4 => {
+            let hdr_len = usize::from(p[0] & 0x0f) * 4;
+            let total = usize::from(be16(p, 2));
+            // Zero total length (TSO) is a weird or a notice.
+            if total == 0 || wire < total + off || hdr_len > total || hdr_len > p.len() {
+                return None;
+            }
+            if hdr_len < 20 || be16(p, 6) & 0x3fff != 0 {
+                return None;
+            }
+            let h: &[u8; 20] = p[..20].try_into().ok()?;
+            if !cfg.ignore_checksums {
+                let good = match hdr_len {
+                    20 => checksum::verify20(h),
+                    _ => checksum::verify(&p[..hdr_len]),
+                };
+                if !good {
+                    return None;
+                }
+            }
+            let src = Addr::v4([h[12], h[13], h[14], h[15]]);
+            let dst = Addr::v4([h[16], h[17], h[18], h[19]]);
+            (src, dst, p[9], false, total, hdr_len)
+        }
+        6 => {
+            if p.len() < 40 {
+                return None;
+            }
+            let total = usize::from(be16(p, 4)) + 40;
+            // Extension headers (and what ends a chain) take the full path.
+            let next = p[6];
+            if (next != proto::TCP && next != proto::UDP) || wire < total + off {
+                return None;
+            }
+            let src = Addr::v6(p[8..24].try_into().ok()?);
+            let dst = Addr::v6(p[24..40].try_into().ok()?);
+            (src, dst, next, true, total, 40)
+        }
+        _ => return None,
+    };
+    let seg = &p[hdr_len..total.min(p.len())];
+    let declared = total - hdr_len;
+    let min = match proto {
+        proto::TCP => 20,
+        proto::UDP => 8,
+        _ => return None,
+    };
+    if declared < min || seg.len() < min {
+        return None;
+    }
+    if proto == proto::UDP && tunnel::udp_may_tunnel(be16(seg, 0), be16(seg, 2), &seg[8..]) {
+        return None;
+    }
+    Some(Common {
+        ethernet,
+        vlan,
+        src,
+        dst,
+        proto,
+        v6,
+        ip_len: total as u32,
+        seg,
+        declared,
+    })
+}
+
+/// The packet of a common frame, as the layered decoder would build it
+/// (`transport::tcp` and `transport::udp` field by field); `None` for every
+/// other frame.
+#[inline]
+pub(crate) fn decode_common(
+    cfg: &DecodeConfig,
+    ts: Timestamp,
+    link: u32,
+    wire_len: u32,
+    data: &[u8],
+    out: &mut Vec<Decoded>,
+) -> bool {
+    let Some(c) = common(cfg, link, wire_len, data) else {
+        return false;
+    };
+    let seg = c.seg;
+    let transport = if c.proto == proto::TCP {
+        let mut m = TcpMeta {
+            sport: be16(seg, 0),
+            dport: be16(seg, 2),
+            seq: be32(seg, 4),
+            ack: be32(seg, 8),
+            flags: seg[13],
+            window: be16(seg, 14),
+            ..TcpMeta::default()
+        };
+        let hdr_len = usize::from(seg[12] >> 4) * 4;
+        if hdr_len < 20 {
+            m.header_status = TcpHeaderStatus::BadHeaderLen;
+        } else if hdr_len > c.declared || hdr_len > seg.len() {
+            m.header_status = TcpHeaderStatus::Truncated;
+        } else {
+            m.window_scale = transport::window_scale(&seg[20..hdr_len]);
+            m.payload_len = (c.declared - hdr_len) as u32;
+            m.payload_caplen = (seg.len() - hdr_len) as u32;
+            if !cfg.ignore_checksums && seg.len() >= c.declared {
+                m.checksum = verdict(checksum::verify_pseudo(&c.src, &c.dst, c.proto, seg));
+            }
+        }
+        Transport::Tcp(m)
+    } else {
+        let sum = be16(seg, 6);
+        // Not on the VXLAN port (a tunnel port), so no zero-sum exemption.
+        let validate =
+            !cfg.ignore_checksums && seg.len() >= c.declared && wire_len as usize <= data.len();
+        let checksum = if !validate || (!c.v6 && sum == 0) {
+            Checksum::Unchecked
+        } else {
+            verdict(checksum::verify_pseudo(&c.src, &c.dst, c.proto, seg))
+        };
+        let payload = &seg[8..];
+        let mut head = [0u8; 16];
+        let n = payload.len().min(head.len());
+        head[..n].copy_from_slice(&payload[..n]);
+        Transport::Udp(UdpMeta {
+            sport: be16(seg, 0),
+            dport: be16(seg, 2),
+            udp_len: be16(seg, 4),
+            payload_len: (c.declared - 8) as u32,
+            payload_caplen: payload.len() as u32,
+            checksum,
+            head,
+            tunnel: None,
+        })
+    };
+    let l2 = if c.ethernet {
+        let mac = |b: &[u8]| {
+            let m: [u8; 6] = b.try_into().ok()?;
+            (m != [0; 6]).then_some(m)
+        };
+        L2Info {
+            dst: mac(&data[0..6]),
+            src: mac(&data[6..12]),
+            vlan: c.vlan,
+            inner_vlan: None,
+        }
+    } else {
+        L2Info::default()
+    };
+    out.push(Decoded::Packet(PacketMeta {
+        ts,
+        src: c.src,
+        dst: c.dst,
+        ip_proto: c.proto,
+        ip_len: c.ip_len,
+        transport,
+        l2,
+        encap: Default::default(),
+    }));
+    true
+}
+
+fn verdict(good: bool) -> Checksum {
+    if good {
+        Checksum::Good
+    } else {
+        Checksum::Bad
+    }
+}
