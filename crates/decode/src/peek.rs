@@ -21,8 +21,8 @@ use quartet_wire::{Addr, Timestamp};
 
 use crate::ip::proto;
 use crate::link::linktype;
-use crate::{be16, be32, checksum, transport, tunnel, DecodeConfig};
-use crate::{Checksum, Decoded, L2Info, PacketMeta, TcpHeaderStatus, TcpMeta, Transport, UdpMeta};
+use crate::{be16, checksum, transport, tunnel, DecodeConfig};
+use crate::{Checksum, Decoded, L2Info, PacketMeta, Transport, UdpMeta};
 
 /// The connection key of a frame as the decoder would report it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,28 +187,9 @@ pub(crate) fn decode_common(
     };
     let seg = c.seg;
     let transport = if c.proto == proto::TCP {
-        let mut m = TcpMeta {
-            sport: be16(seg, 0),
-            dport: be16(seg, 2),
-            seq: be32(seg, 4),
-            ack: be32(seg, 8),
-            flags: seg[13],
-            window: be16(seg, 14),
-            ..TcpMeta::default()
-        };
-        let hdr_len = usize::from(seg[12] >> 4) * 4;
-        if hdr_len < 20 {
-            m.header_status = TcpHeaderStatus::BadHeaderLen;
-        } else if hdr_len > c.declared || hdr_len > seg.len() {
-            m.header_status = TcpHeaderStatus::Truncated;
-        } else {
-            m.window_scale = transport::window_scale(&seg[20..hdr_len]);
-            m.payload_len = (c.declared - hdr_len) as u32;
-            m.payload_caplen = (seg.len() - hdr_len) as u32;
-            if !cfg.ignore_checksums && seg.len() >= c.declared {
-                m.checksum = verdict(checksum::verify_pseudo(&c.src, &c.dst, c.proto, seg));
-            }
-        }
+        let m = transport::tcp_meta(seg, c.declared, cfg.ignore_checksums, || {
+            verdict(checksum::verify_pseudo(&c.src, &c.dst, c.proto, seg))
+        });
         Transport::Tcp(m)
     } else {
         let sum = be16(seg, 6);

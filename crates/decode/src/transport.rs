@@ -59,6 +59,25 @@ pub(crate) fn tcp(cx: &Cx, info: &IpInfo, seg: &[u8], declared: usize, out: &mut
     if !header_present(20, seg, declared, out) {
         return;
     }
+    let m = tcp_meta(seg, declared, cx.cfg.ignore_checksums, || {
+        verdict(checksum::verify_pseudo(
+            &info.src, &info.dst, info.proto, seg,
+        ))
+    });
+    push(cx, info, Transport::Tcp(m), out);
+}
+
+/// The TCP header of `seg`, the captured part (at least the 20 fixed
+/// bytes) of a segment of `declared` bytes; `verify` checks the checksum
+/// when the whole segment was captured and checksums are not ignored.
+/// Shared by the full decoder and `peek`'s single-pass decode.
+#[inline]
+pub(crate) fn tcp_meta(
+    seg: &[u8],
+    declared: usize,
+    ignore_checksums: bool,
+    verify: impl FnOnce() -> Checksum,
+) -> TcpMeta {
     let mut m = TcpMeta {
         sport: be16(seg, 0),
         dport: be16(seg, 2),
@@ -77,13 +96,11 @@ pub(crate) fn tcp(cx: &Cx, info: &IpInfo, seg: &[u8], declared: usize, out: &mut
         m.window_scale = window_scale(&seg[20..hdr_len]);
         m.payload_len = (declared - hdr_len) as u32;
         m.payload_caplen = (seg.len() - hdr_len) as u32;
-        if !cx.cfg.ignore_checksums && seg.len() >= declared {
-            m.checksum = verdict(checksum::verify_pseudo(
-                &info.src, &info.dst, info.proto, seg,
-            ));
+        if !ignore_checksums && seg.len() >= declared {
+            m.checksum = verify();
         }
     }
-    push(cx, info, Transport::Tcp(m), out);
+    m
 }
 
 /// The window scale option, read the way Zeek reads SYN options: stop at

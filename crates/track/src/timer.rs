@@ -472,14 +472,7 @@ impl TimerQueue {
                     c = chunk.next;
                 }
                 if list.is_empty() {
-                    let words = &mut self.occupied[level];
-                    words[slot / 64] &= !(1 << (slot % 64));
-                    if words[slot / 64] == 0 {
-                        self.word_mask[level] &= !(1 << (slot / 64));
-                        if self.word_mask[level] == 0 {
-                            self.level_mask &= !(1 << level);
-                        }
-                    }
+                    self.unoccupy(level, slot);
                 } else {
                     self.buckets[level][slot] = Bucket { list, min };
                 }
@@ -653,13 +646,8 @@ impl TimerQueue {
         }
     }
 
-    /// Moves `cur` to the start of the earliest bucket and re-places its
-    /// entries, in order, relative to it; those of the new `cur`'s block
-    /// make the new `run`.
-    #[inline(never)]
-    fn cascade(&mut self, level: usize, slot: usize, start: u64) {
-        debug_assert!(self.run.is_empty());
-        let list = std::mem::replace(&mut self.buckets[level][slot], Bucket::EMPTY).list;
+    /// Marks a bucket empty in the occupancy bitmaps.
+    fn unoccupy(&mut self, level: usize, slot: usize) {
         let words = &mut self.occupied[level];
         words[slot / 64] &= !(1 << (slot % 64));
         if words[slot / 64] == 0 {
@@ -668,6 +656,16 @@ impl TimerQueue {
                 self.level_mask &= !(1 << level);
             }
         }
+    }
+
+    /// Moves `cur` to the start of the earliest bucket and re-places its
+    /// entries, in order, relative to it; those of the new `cur`'s block
+    /// make the new `run`.
+    #[inline(never)]
+    fn cascade(&mut self, level: usize, slot: usize, start: u64) {
+        debug_assert!(self.run.is_empty());
+        let list = std::mem::replace(&mut self.buckets[level][slot], Bucket::EMPTY).list;
+        self.unoccupy(level, slot);
         self.cur = start;
         let mask = low_mask(width_bits(level));
         let mut c = list.head;
