@@ -31,8 +31,13 @@ impl Default for LiveConfig {
     fn default() -> Self {
         LiveConfig {
             interface: String::new(),
-            snaplen: 65_535,
-            buffer_size: 64 << 20,
+            // Zeek's defaults (Pcap::snaplen, Pcap::bufsize). In immediate
+            // mode libpcap's ring has one slot per packet sized by the snap
+            // length (up to the link's MTU), so 9216 bytes in 128 MiB holds
+            // about 14,000 packets where 65535 in 64 MiB held about 1,000
+            // (docs/operations.md, "Size the kernel ring in packets").
+            snaplen: 9_216,
+            buffer_size: 128 << 20,
             filter: None,
             tick_ms: 250,
         }
