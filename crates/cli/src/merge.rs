@@ -630,8 +630,7 @@ impl<'a> Merger<'a> {
 
     fn hold(&mut self, shard: usize, records: Vec<ConnRecord>) {
         for record in records {
-            let seq = self.seq[shard];
-            self.seq[shard] += 1;
+            let seq = self.next_seq(shard);
             let order = record.order;
             let slot = match self.free.pop() {
                 Some(i) => {

@@ -20,6 +20,9 @@
 //! counts, and the self-report must not be below what was polled (but for
 //! the kernel counters' batching).
 
+mod common;
+
+use common::stat;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
@@ -141,18 +144,6 @@ fn run_quartet(bin: &Path, args: &[&str], stdin: Stdio) -> Run {
         peak_kib: reported.max(polled),
         secs: start.elapsed().as_secs_f64(),
     }
-}
-
-/// A `name: number` line of the stats (a trailing ` kB` is allowed).
-fn stat(stderr: &str, name: &str) -> u64 {
-    stderr
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
-        .unwrap_or_else(|| panic!("no '{name}' in the stats:\n{stderr}"))
-        .trim()
-        .trim_end_matches(" kB")
-        .parse()
-        .unwrap_or_else(|_| panic!("'{name}' is not a number:\n{stderr}"))
 }
 
 #[test]

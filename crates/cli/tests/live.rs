@@ -2,6 +2,9 @@
 //! root); a test fails, never skips, when it cannot open the interface.
 //! Loopback checksums are offloaded, so every run uses `-C`.
 
+mod common;
+
+use common::stat;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -81,16 +84,6 @@ fn rows(log: &Path) -> Vec<Vec<String>> {
         .filter(|l| !l.starts_with('#'))
         .map(|l| l.split('\t').map(str::to_string).collect())
         .collect()
-}
-
-fn stat(stderr: &str, name: &str) -> u64 {
-    stderr
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
-        .unwrap_or_else(|| panic!("no '{name}' in the stats:\n{stderr}"))
-        .trim()
-        .parse()
-        .expect("a number")
 }
 
 #[test]

@@ -2,6 +2,9 @@
 //! `--rotate` of conn.log and weird.log in local time. Needs
 //! `../shared/zeek-traces` beside the repository.
 
+mod common;
+
+use common::stat;
 use quartet_testkit::{linktype, PacketBuilder, PcapWriter};
 use std::collections::BTreeMap;
 use std::fs;
@@ -111,14 +114,14 @@ fn assert_valid_log(text: &str) {
     );
 }
 
-#[test]
-fn sigterm_during_a_long_read_flushes_and_closes_the_log() {
-    let dir = tmpdir("term");
+/// Starts `quartet --stats` on wikipedia.pcap replicated 6000 times in
+/// `dir` (a read long enough to be interrupted); returns it and its log.
+fn start_long_read(dir: &Path) -> (Child, PathBuf) {
     let big = dir.join("big.pcap");
     replicate(&trace("wikipedia.pcap"), 6000, &big);
     let log = dir.join("conn.log");
     let child = Command::new(BIN)
-        .args(["-r"])
+        .arg("-r")
         .arg(&big)
         .arg("-o")
         .arg(&log)
@@ -126,6 +129,13 @@ fn sigterm_during_a_long_read_flushes_and_closes_the_log() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("starting quartet");
+    (child, log)
+}
+
+#[test]
+fn sigterm_during_a_long_read_flushes_and_closes_the_log() {
+    let dir = tmpdir("term");
+    let (child, log) = start_long_read(&dir);
     std::thread::sleep(Duration::from_millis(400));
     kill(&child, "TERM");
     let (status, err) = wait(child);
@@ -137,12 +147,7 @@ fn sigterm_during_a_long_read_flushes_and_closes_the_log() {
     assert!(err.contains("dropped: ok"), "conservation:\n{err}");
     let text = fs::read_to_string(&log).expect("the log");
     assert_valid_log(&text);
-    let frames: u64 = err
-        .lines()
-        .find_map(|l| l.strip_prefix("frames read: "))
-        .expect("frames read")
-        .parse()
-        .expect("a number");
+    let frames = stat(&err, "frames read");
     assert!(frames < 6000 * 136, "every frame was read: {frames}");
 }
 
@@ -217,18 +222,7 @@ fn rotation_needs_a_file() {
 #[test]
 fn sighup_reopens_the_log() {
     let dir = tmpdir("hup");
-    let big = dir.join("big.pcap");
-    replicate(&trace("wikipedia.pcap"), 6000, &big);
-    let log = dir.join("conn.log");
-    let child = Command::new(BIN)
-        .arg("-r")
-        .arg(&big)
-        .arg("-o")
-        .arg(&log)
-        .arg("--stats")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting quartet");
+    let (child, log) = start_long_read(&dir);
     std::thread::sleep(Duration::from_millis(400));
     kill(&child, "HUP");
     std::thread::sleep(Duration::from_millis(300));
