@@ -22,12 +22,12 @@ pub struct Args {
     #[arg(short = 'i', value_name = "IFACE")]
     pub interface: Option<String>,
 
-    /// Live capture: bytes kept of each frame (default 65535).
+    /// Live capture: bytes kept of each frame (default 9216, as Zeek).
     #[arg(long, value_name = "BYTES")]
     pub snaplen: Option<u32>,
 
     /// Live capture: kernel buffer size in bytes, suffixes K, M, G allowed
-    /// (default 64M).
+    /// (default 128M, as Zeek).
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub buffer_size: Option<u32>,
 
