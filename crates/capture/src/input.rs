@@ -12,10 +12,47 @@
 //! a buffer nobody else holds: when a refill finds the current one shared,
 //! reading continues in another (a retired one whose clones are all gone,
 //! or a new one), and the shared one is left as it is.
+//!
+//! A large regular file is mapped instead (`crate::mapped`): then the one
+//! buffer is the whole file, nothing is ever read or copied, and a gzipped
+//! file is decompressed from the mapping.
 use std::io::{self, Read};
+use std::ops::Deref;
 use std::sync::Arc;
 
 use flate2::read::MultiGzDecoder;
+use memmap2::Mmap;
+
+/// Bytes of the capture: a buffer the input reads into, or the whole file
+/// mapped.
+#[derive(Debug)]
+pub enum Chunk {
+    Heap(Vec<u8>),
+    Mapped(Mmap),
+}
+
+impl Deref for Chunk {
+    type Target = [u8];
+
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        match self {
+            Chunk::Heap(v) => v,
+            Chunk::Mapped(m) => m,
+        }
+    }
+}
+
+impl Chunk {
+    /// The buffer to read into: never a mapping (those are read-only and
+    /// never refilled).
+    fn heap(&mut self) -> &mut Vec<u8> {
+        match self {
+            Chunk::Heap(v) => v,
+            Chunk::Mapped(_) => unreachable!("a mapped input is never refilled"),
+        }
+    }
+}
 
 /// Initial buffer size: large enough that refills (and the compaction that
 /// precedes them) are rare compared with the records they serve.
@@ -30,9 +67,9 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 pub(crate) struct Input {
     reader: Box<dyn Read + Send>,
     /// Bytes `[start, end)` are read but not yet taken.
-    buf: Arc<Vec<u8>>,
+    buf: Arc<Chunk>,
     /// Buffers given up while shared, to be used again once they are not.
-    retired: Vec<Arc<Vec<u8>>>,
+    retired: Vec<Arc<Chunk>>,
     start: usize,
     end: usize,
     /// Stream offset of `buf[0]`.
@@ -44,12 +81,30 @@ impl Input {
     pub(crate) fn new(reader: Box<dyn Read + Send>) -> Self {
         Input {
             reader,
-            buf: Arc::new(vec![0; BUF_SIZE]),
+            buf: Arc::new(Chunk::Heap(vec![0; BUF_SIZE])),
             retired: Vec::new(),
             start: 0,
             end: 0,
             base: 0,
             eof: false,
+        }
+    }
+
+    /// The whole of a mapped file, available at once (a gzipped one is
+    /// decompressed from the mapping into a read buffer instead).
+    pub(crate) fn mapped(map: Mmap) -> Self {
+        if map.starts_with(&GZIP_MAGIC) {
+            return Input::new(Box::new(MultiGzDecoder::new(io::Cursor::new(map))));
+        }
+        let end = map.len();
+        Input {
+            reader: Box::new(io::empty()),
+            buf: Arc::new(Chunk::Mapped(map)),
+            retired: Vec::new(),
+            start: 0,
+            end,
+            base: 0,
+            eof: true,
         }
     }
 
@@ -96,10 +151,16 @@ impl Input {
 
     #[cold]
     fn refill(&mut self, n: usize) -> io::Result<bool> {
+        if self.eof {
+            // Nothing more will come (a mapped file is always here).
+            return Ok(self.end - self.start >= n);
+        }
         if Arc::get_mut(&mut self.buf).is_none() {
             self.unshare();
         }
-        let buf = Arc::get_mut(&mut self.buf).expect("the buffer is not shared");
+        let buf = Arc::get_mut(&mut self.buf)
+            .expect("the buffer is not shared")
+            .heap();
         if self.start > 0 {
             buf.copy_within(self.start..self.end, 0);
             self.base += self.start as u64;
@@ -137,9 +198,9 @@ impl Input {
         let mut fresh = match free {
             Some(i) => self.retired.swap_remove(i),
             // Zeroed by the allocator (fresh pages), not by a loop.
-            None => Arc::new(vec![0; len]),
+            None => Arc::new(Chunk::Heap(vec![0; len])),
         };
-        let b = Arc::get_mut(&mut fresh).expect("a free buffer");
+        let b = Arc::get_mut(&mut fresh).expect("a free buffer").heap();
         if b.len() < len {
             b.resize(len, 0);
         }
@@ -169,7 +230,7 @@ impl Input {
 
     /// The buffer `take` offsets point into.
     #[inline]
-    pub(crate) fn buffer(&self) -> &Arc<Vec<u8>> {
+    pub(crate) fn buffer(&self) -> &Arc<Chunk> {
         &self.buf
     }
 }

@@ -18,7 +18,7 @@
 //! together are a few hundred lines over one large refillable buffer
 //! (`input`), which lends each frame in place: no per-packet allocation or
 //! copy.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 use std::fmt;
 use std::fs::File;
@@ -30,12 +30,14 @@ use quartet_wire::Timestamp;
 mod bpf;
 mod input;
 mod live;
+mod mapped;
 mod pcap;
 mod pcapng;
 #[cfg(test)]
 mod testgen;
 
 pub use bpf::BpfFilter;
+pub use input::Chunk;
 pub use live::{wall_clock, LiveConfig, LiveEvent, LiveSource, LiveStats};
 
 use input::Input;
@@ -66,7 +68,7 @@ pub struct Frame<'a> {
 /// frame later without a copy.
 #[derive(Clone, Copy, Debug)]
 pub struct Shared<'a> {
-    pub buffer: &'a Arc<Vec<u8>>,
+    pub buffer: &'a Arc<Chunk>,
     pub at: usize,
 }
 
@@ -149,6 +151,9 @@ pub fn open(path: &str) -> Result<Box<dyn Source + Send>, CaptureError> {
     } else {
         let file =
             File::open(path).map_err(|e| CaptureError::new(path, 0, CaptureErrorKind::Io(e)))?;
+        if let Some(map) = mapped::map(&file) {
+            return open_input(path, Input::mapped(map));
+        }
         Box::new(file)
     };
     open_reader(path, reader)
@@ -160,8 +165,14 @@ pub fn open_reader(
     name: &str,
     reader: Box<dyn Read + Send>,
 ) -> Result<Box<dyn Source + Send>, CaptureError> {
+    let input = Input::sniff_gzip(reader)
+        .map_err(|e| CaptureError::new(name, 0, CaptureErrorKind::Io(e)))?;
+    open_input(name, input)
+}
+
+/// Reads the header of a capture whose bytes `input` gives.
+fn open_input(name: &str, mut input: Input) -> Result<Box<dyn Source + Send>, CaptureError> {
     let io_err = |e| CaptureError::new(name, 0, CaptureErrorKind::Io(e));
-    let mut input = Input::sniff_gzip(reader).map_err(io_err)?;
     if !input.fill(4).map_err(io_err)? {
         // Too short to hold any magic, including an empty file.
         return Err(CaptureError::new(name, 0, CaptureErrorKind::Truncated));
@@ -247,6 +258,80 @@ mod test {
             err.to_string(),
             "plain.pcap: truncated record at byte offset 43"
         );
+    }
+
+    /// Files of at least 1 MiB are mapped, smaller ones read: both give the
+    /// same frames, the same offsets in errors, and the mapped frames are
+    /// lent from one buffer, the whole file.
+    #[test]
+    fn mapped_and_read_files_give_the_same_frames_and_errors() {
+        // Incompressible bytes, so that the gzipped file is mapped too.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut byte = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        };
+        let recs: Vec<PcapRecord> = (0..4000u32)
+            .map(|i| {
+                let data: Vec<u8> = (0..(i % 700)).map(|_| byte()).collect();
+                PcapRecord {
+                    sec: i,
+                    frac: i * 3,
+                    caplen: data.len() as u32,
+                    wire_len: data.len() as u32 + 4,
+                    data,
+                }
+            })
+            .collect();
+        let bytes = pcap(false, false, 1, 0, &recs);
+        assert!(bytes.len() as u64 > mapped::MIN_MAP);
+        let dir = std::env::temp_dir().join(format!("quartet-mapped-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Whole, cut in the last record, and gzipped (decompressed from the map).
+        let cut = &bytes[..bytes.len() - 5];
+        let gz = gzip(&bytes);
+        assert!(gz.len() as u64 > mapped::MIN_MAP);
+        for (name, content) in [("whole.pcap", &bytes[..]), ("cut.pcap", cut)] {
+            let path = dir.join(name);
+            std::fs::write(&path, content).unwrap();
+            let path = path.to_str().unwrap();
+            let mut a = open(path).unwrap();
+            let mut b = open_bytes(path, content.to_vec()).unwrap();
+            let mut n = 0;
+            loop {
+                let (fa, fb) = (a.next_frame(), b.next_frame());
+                match (fa, fb) {
+                    (Ok(Some(x)), Ok(Some(y))) => {
+                        assert_eq!((x.ts, x.wire_len, x.data), (y.ts, y.wire_len, y.data));
+                        let sh = x.shared.expect("a file frame is shareable");
+                        assert_eq!(sh.buffer.len(), content.len(), "one buffer: the file");
+                        assert_eq!(&sh.buffer[sh.at..sh.at + x.data.len()], x.data);
+                        n += 1;
+                    }
+                    (Ok(None), Ok(None)) => break,
+                    (Err(x), Err(y)) => {
+                        assert_eq!(x.to_string(), y.to_string());
+                        assert!(x.to_string().contains(name), "{x}");
+                        break;
+                    }
+                    (x, y) => panic!("mapped {:?} vs read {:?}", x.is_ok(), y.is_ok()),
+                }
+            }
+            let want = if name == "cut.pcap" { 3999 } else { 4000 };
+            assert_eq!(n, want, "{name}");
+        }
+        let path = dir.join("whole.pcap.gz");
+        std::fs::write(&path, &gz).unwrap();
+        let mut src = open(path.to_str().unwrap()).unwrap();
+        let mut n = 0;
+        while let Some(f) = src.next_frame().unwrap() {
+            assert_eq!(f.ts.micros(), i64::from(n) * 1_000_000 + i64::from(n * 3));
+            n += 1;
+        }
+        assert_eq!(n, 4000);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -876,14 +876,14 @@ impl<'a> Reader<'a> {
                 // The frame stays in the capture's buffer, which the batch
                 // holds; only a source without one has it copied.
                 let (chunk, at) = match frame.shared {
-                    Some(sh) if u32::try_from(sh.at).is_ok() => {
+                    Some(sh) => {
                         if !b.chunks.last().is_some_and(|c| Arc::ptr_eq(c, sh.buffer)) {
                             b.chunks.push(sh.buffer.clone());
                         }
-                        ((b.chunks.len() - 1) as u32, sh.at as u32)
+                        ((b.chunks.len() - 1) as u32, sh.at as u64)
                     }
-                    _ => {
-                        let at = b.bytes.len() as u32;
+                    None => {
+                        let at = b.bytes.len() as u64;
                         b.bytes.extend_from_slice(frame.data);
                         (COPIED, at)
                     }

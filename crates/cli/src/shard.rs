@@ -63,7 +63,8 @@ pub struct Item {
     /// Where the undecoded frame is: `chunks[chunk][at..]`, or `bytes[at..]`
     /// when `chunk` is [`COPIED`].
     pub chunk: u32,
-    pub at: u32,
+    /// 64 bits: a mapped capture is one chunk, and may be larger than 4 GB.
+    pub at: u64,
 }
 
 /// The buffers of one batch for one shard; they go back to the reader
@@ -73,7 +74,7 @@ pub struct ShardBuffers {
     pub items: Vec<Item>,
     pub metas: Vec<ShardPacket>,
     /// The capture's buffers the undecoded frames lie in (held, not copied).
-    pub chunks: Vec<Arc<Vec<u8>>>,
+    pub chunks: Vec<Arc<quartet_capture::Chunk>>,
     /// Undecoded frames of a source without shareable buffers, back to back.
     pub bytes: Vec<u8>,
 }
