@@ -61,6 +61,13 @@ const BUF_SIZE: usize = 1 << 20;
 /// Retired buffers kept for reuse (each as large as the buffer).
 const MAX_RETIRED: usize = 64;
 
+/// A mapped file's pages are released (`mapped::release`) this far behind
+/// the reader, in steps of `RELEASE_STEP`: frames handed to shards but not
+/// yet decoded lie behind the reader (16384-frame batches, a few in
+/// flight per shard: tens of MB at most on real traffic).
+const RELEASE_LAG: usize = 32 << 20;
+const RELEASE_STEP: usize = 8 << 20;
+
 /// The two magic bytes that start every gzip member (RFC 1952 §2.3.1).
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
@@ -75,6 +82,11 @@ pub(crate) struct Input {
     /// Stream offset of `buf[0]`.
     base: u64,
     eof: bool,
+    /// A mapped file: where the next release of pages behind the reader is
+    /// due (`usize::MAX`: never, for a read buffer), and the start of the
+    /// pages not released yet.
+    release_at: usize,
+    released: usize,
 }
 
 impl Input {
@@ -87,6 +99,8 @@ impl Input {
             end: 0,
             base: 0,
             eof: false,
+            release_at: usize::MAX,
+            released: 0,
         }
     }
 
@@ -105,6 +119,8 @@ impl Input {
             end,
             base: 0,
             eof: true,
+            release_at: RELEASE_LAG + RELEASE_STEP,
+            released: 0,
         }
     }
 
@@ -225,7 +241,25 @@ impl Input {
     pub(crate) fn take(&mut self, n: usize) -> usize {
         let at = self.start;
         self.start += n;
+        if self.start >= self.release_at {
+            self.release();
+        }
         at
+    }
+
+    /// Hands back the pages of a mapped file more than `RELEASE_LAG` behind.
+    #[cold]
+    fn release(&mut self) {
+        self.release_behind(RELEASE_LAG, RELEASE_STEP);
+    }
+
+    fn release_behind(&mut self, lag: usize, step: usize) {
+        if let Chunk::Mapped(map) = &*self.buf {
+            let to = self.start.saturating_sub(lag);
+            crate::mapped::release(map, self.released, to);
+            self.released = self.released.max(to);
+        }
+        self.release_at = self.start + step;
     }
 
     /// The buffer `take` offsets point into.
@@ -251,6 +285,36 @@ mod test {
             self.1 += 1;
             Ok(1)
         }
+    }
+
+    /// Released pages of a mapped file read as before (faulted in again
+    /// from the page cache): frames still held by shards stay valid.
+    #[test]
+    fn released_pages_of_a_mapping_read_the_same() {
+        let bytes: Vec<u8> = (0..(3u32 << 20))
+            .map(|i| (i * 7 + i / 4096) as u8)
+            .collect();
+        let path = std::env::temp_dir().join(format!("quartet-release-{}", std::process::id()));
+        std::fs::write(&path, &bytes).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let map = crate::mapped::map(&file).expect("mapped");
+        let mut input = Input::mapped(map);
+        let mut held = Vec::new();
+        while input.has(1000) {
+            let at = input.take(1000);
+            held.push((input.buffer().clone(), at));
+            // Everything more than one page behind goes at every step.
+            input.release_behind(4096, 4096);
+        }
+        assert!(
+            input.released > 3_000_000,
+            "released up to {}",
+            input.released
+        );
+        for (buf, at) in held {
+            assert_eq!(&buf[at..at + 1000], &bytes[at..at + 1000]);
+        }
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

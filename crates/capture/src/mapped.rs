@@ -6,12 +6,17 @@
 //! the reader lend each frame straight out of the page cache, and hand the
 //! same bytes to the shard threads without a copy either.
 //!
-//! This module holds the crate's only `unsafe` block.
+//! Pages the reader has gone past are handed back (`release`), so the
+//! process's resident set holds only the part of the file still being
+//! worked on, not the whole file: a mapped file would otherwise count in
+//! the peak RSS by its full size.
+//!
+//! This module holds the crate's only `unsafe` blocks.
 #![allow(unsafe_code)]
 
 use std::fs::File;
 
-use memmap2::{Advice, Mmap};
+use memmap2::{Advice, Mmap, UncheckedAdvice};
 
 /// Smaller files are read: a mapping costs system calls and page-table
 /// set-up that a small file does not repay.
@@ -41,4 +46,23 @@ pub(crate) fn map(file: &File) -> Option<Mmap> {
     // Only a hint: the file is read once, front to back.
     let _ = map.advise(Advice::Sequential);
     Some(map)
+}
+
+/// Drops `map`'s pages in `from..to` (rounded inwards to whole pages) from
+/// the process's resident set; the file's pages stay in the page cache.
+pub(crate) fn release(map: &Mmap, from: usize, to: usize) {
+    const PAGE: usize = 4096;
+    let from = from.next_multiple_of(PAGE);
+    let to = to.min(map.len()) / PAGE * PAGE;
+    if to <= from {
+        return;
+    }
+    // SAFETY: `MADV_DONTNEED` is unsafe in general because a private
+    // mapping's pages that were *written* lose the writes (they read as the
+    // file, or as zeroes for an anonymous mapping). This mapping is
+    // read-only and never written, so after it every byte reads the same
+    // as before, faulted in again from the page cache on the next access:
+    // frames still in flight in the released range stay valid, only slower
+    // to read. `from..to` lies within the mapping.
+    let _ = unsafe { map.unchecked_advise_range(UncheckedAdvice::DontNeed, from, to - from) };
 }
