@@ -1610,7 +1610,7 @@ mod size_guard {
             size_of::<Option<super::Conn>>()
         );
         assert!(
-            size_of::<super::tcp::TcpConn>() <= 240,
+            size_of::<super::tcp::TcpConn>() <= 184,
             "{}",
             size_of::<super::tcp::TcpConn>()
         );

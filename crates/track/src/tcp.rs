@@ -64,8 +64,10 @@ fn full_seq(seq: u32, wraps: u32) -> u64 {
 }
 
 /// Byte ranges of one direction's stream in relative sequence space (the
-/// first data byte is 1), buffered until the peer acknowledges them (§4.7).
-/// Allocated when the direction first carries data: a connection that never
+/// first data byte is 1), buffered until the peer acknowledges them (§4.7),
+/// and the counters of what only some directions see (retransmissions,
+/// zero windows, content gaps, bad checksums). Allocated when the direction
+/// first carries data or first counts one of those: a connection that never
 /// does (a scan, a handshake, an idle session) pays one pointer for it.
 #[derive(Clone, Debug, Default)]
 struct Reassembler(Option<Box<Ranges>>);
@@ -78,6 +80,12 @@ struct Ranges {
     trim_seq: u64,
     /// Sorted, disjoint `[seq, upper)` ranges above `trim_seq`.
     blocks: Vec<(u64, u64)>,
+    /// Content gaps counted for this direction (`missed_bytes`).
+    missed: u64,
+    checksum_errors: Scaled,
+    rxmits: Scaled,
+    zero_windows: Scaled,
+    gaps: Scaled,
 }
 
 impl Default for Ranges {
@@ -86,6 +94,11 @@ impl Default for Ranges {
             last_reassem: 1,
             trim_seq: 1,
             blocks: Vec::new(),
+            missed: 0,
+            checksum_errors: Scaled::default(),
+            rxmits: Scaled::default(),
+            zero_windows: Scaled::default(),
+            gaps: Scaled::default(),
         }
     }
 }
@@ -101,6 +114,10 @@ impl Reassembler {
 
     fn blocks(&self) -> &[(u64, u64)] {
         self.0.as_ref().map_or(&[], |r| &r.blocks)
+    }
+
+    fn missed(&self) -> u64 {
+        self.0.as_ref().map_or(0, |r| r.missed)
     }
 
     fn ranges(&mut self) -> &mut Ranges {
@@ -198,16 +215,11 @@ pub(crate) struct Endpoint {
     hist_last_syn: u64,
     hist_last_fin: u64,
     hist_last_rst: u64,
-    checksum_errors: Scaled,
-    rxmits: Scaled,
-    zero_windows: Scaled,
-    gaps: Scaled,
+    /// Stream ranges and the rarely used counters.
     reasm: Reassembler,
     /// Gave up on this direction's ranges (too much data without acks).
     reasm_skip: bool,
     did_eof: bool,
-    /// Content gaps counted for this direction (`missed_bytes`).
-    pub missed: u64,
     /// Window scale option of this endpoint's SYN, and the last advertised
     /// window (raw), for the strict model's RST check.
     syn_wscale: Option<u8>,
@@ -356,13 +368,17 @@ pub(crate) struct TcpConn {
     is_active: bool,
     /// A RST came after the FIN exchange: no TIME_WAIT remains.
     reset_after_close: bool,
-    /// When a stale ACK first answered this connection's SYN; the delay
-    /// until the real SYN-ACK is what the stale peer state cost.
-    pub stale_ack_at: Option<Timestamp>,
+    /// When a stale ACK first answered this connection's SYN (`NO_STALE_ACK`:
+    /// none); the delay until the real SYN-ACK is what the stale peer state
+    /// cost. A sentinel, not an `Option`: 8 bytes less in every connection.
+    stale_ack_at: Timestamp,
     /// Strict model: an unanswered SYN seen inside the established
     /// connection, with the role index of its sender.
     pub pending_syn: Option<Box<(quartet_decode::PacketMeta, usize)>>,
 }
+
+/// `TcpConn::stale_ack_at` when no stale ACK answered the SYN.
+const NO_STALE_ACK: Timestamp = Timestamp(i64::MIN);
 
 const ORIG_SEEN: u8 = 1;
 const RESP_SEEN: u8 = 2;
@@ -371,6 +387,7 @@ impl TcpConn {
     pub fn new() -> Self {
         TcpConn {
             is_active: true,
+            stale_ack_at: NO_STALE_ACK,
             ..Default::default()
         }
     }
@@ -528,7 +545,7 @@ impl TcpConn {
     /// Records a bad checksum for the sender (`C`/`c`, scaled).
     pub fn checksum_error(&mut self, is_orig: bool, history: &mut History) {
         let e = &mut self.ep[if is_orig { 0 } else { 1 }];
-        if e.checksum_errors.event() {
+        if e.reasm.ranges().checksum_errors.event() {
             history.add(b'C', is_orig);
         }
     }
@@ -653,7 +670,7 @@ impl TcpConn {
             && !has(F::RST)
             && self.ep[p].state != TcpState::Closed
             && self.ep[e].state != TcpState::Reset
-            && self.ep[e].zero_windows.event()
+            && self.ep[e].reasm.ranges().zero_windows.event()
         {
             ctx.history.add(b'W', e == 0);
         }
@@ -680,8 +697,8 @@ impl TcpConn {
             && t.ack != (self.ep[0].start_seq as u32).wrapping_add(1)
         {
             ctx.weirds.add("SYN_answered_by_stale_ACK");
-            if self.stale_ack_at.is_none() {
-                self.stale_ack_at = Some(ctx.now);
+            if self.stale_ack_at == NO_STALE_ACK {
+                self.stale_ack_at = ctx.now;
             }
             stale_ack = ctx.strict;
         }
@@ -827,7 +844,7 @@ impl TcpConn {
             // Sequence numbers after a RST are not trusted.
         } else if delta > 0 {
             ep.update_last_seq(seq_end);
-        } else if len > 0 && ep.rxmits.event() {
+        } else if len > 0 && ep.reasm.ranges().rxmits.event() {
             ctx.history.add(b'T', e == 0);
         }
         delta
@@ -902,7 +919,8 @@ impl TcpConn {
                         if self.ep[p].state != Partial {
                             ctx.established = true;
                         }
-                        if let Some(at) = self.stale_ack_at.take() {
+                        let at = std::mem::replace(&mut self.stale_ack_at, NO_STALE_ACK);
+                        if at != NO_STALE_ACK {
                             ctx.stale_delay = Some(ctx.now.micros() - at.micros());
                         }
                     }
@@ -1073,11 +1091,11 @@ impl TcpConn {
                 missing += up_to - cur;
             }
             if missing > 0 && clean {
-                ep.missed += missing;
+                ep.reasm.ranges().missed += missing;
                 // One gap event per hole; letters follow the scaled rule.
                 let holes = Self::count_holes(ep.reasm.blocks(), ep.reasm.last_reassem(), up_to);
                 for _ in 0..holes {
-                    if ep.gaps.event() {
+                    if ep.reasm.ranges().gaps.event() {
                         ctx.history.add(b'G', x == 0);
                     }
                 }
@@ -1270,7 +1288,7 @@ impl TcpConn {
     }
 
     pub fn missed_bytes(&self) -> u64 {
-        self.ep[0].missed + self.ep[1].missed
+        self.ep[0].reasm.missed() + self.ep[1].reasm.missed()
     }
 
     pub fn states(&self) -> (TcpState, TcpState) {
