@@ -62,9 +62,10 @@ const BUF_SIZE: usize = 1 << 20;
 const MAX_RETIRED: usize = 64;
 
 /// A mapped file's pages are released (`mapped::release`) this far behind
-/// the reader, in steps of `RELEASE_STEP`: frames handed to shards but not
-/// yet decoded lie behind the reader (16384-frame batches, a few in
-/// flight per shard: tens of MB at most on real traffic).
+/// the reader, in steps of `RELEASE_STEP`, and never past the floor the
+/// consumers of its frames set (`set_floor`): frames handed to shards but
+/// not yet decoded lie behind the reader, and a page released under them
+/// would be read back in and then stay resident.
 const RELEASE_LAG: usize = 32 << 20;
 const RELEASE_STEP: usize = 8 << 20;
 
@@ -87,6 +88,9 @@ pub(crate) struct Input {
     /// pages not released yet.
     release_at: usize,
     released: usize,
+    /// No page at or above this offset is released: frames from there on
+    /// may still be read by another thread (`usize::MAX`: no such limit).
+    floor: usize,
 }
 
 impl Input {
@@ -101,6 +105,7 @@ impl Input {
             eof: false,
             release_at: usize::MAX,
             released: 0,
+            floor: usize::MAX,
         }
     }
 
@@ -121,6 +126,7 @@ impl Input {
             eof: true,
             release_at: RELEASE_LAG + RELEASE_STEP,
             released: 0,
+            floor: usize::MAX,
         }
     }
 
@@ -253,9 +259,15 @@ impl Input {
         self.release_behind(RELEASE_LAG, RELEASE_STEP);
     }
 
+    /// Frames at buffer offsets below `at` are done with: pages may be
+    /// released up to there (and no further).
+    pub(crate) fn set_floor(&mut self, at: u64) {
+        self.floor = usize::try_from(at).unwrap_or(usize::MAX);
+    }
+
     fn release_behind(&mut self, lag: usize, step: usize) {
         if let Chunk::Mapped(map) = &*self.buf {
-            let to = self.start.saturating_sub(lag);
+            let to = self.start.saturating_sub(lag).min(self.floor);
             crate::mapped::release(map, self.released, to);
             self.released = self.released.max(to);
         }
@@ -314,6 +326,28 @@ mod test {
         for (buf, at) in held {
             assert_eq!(&buf[at..at + 1000], &bytes[at..at + 1000]);
         }
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    /// Pages are never released at or above the floor the frames'
+    /// consumers set, however far the reader has gone.
+    #[test]
+    fn release_stops_at_the_consumers_floor() {
+        let path = std::env::temp_dir().join(format!("quartet-floor-{}", std::process::id()));
+        std::fs::write(&path, vec![7u8; 3 << 20]).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let map = crate::mapped::map(&file).expect("mapped");
+        let mut input = Input::mapped(map);
+        input.set_floor(100_000);
+        while input.has(1000) {
+            input.take(1000);
+            input.release_behind(4096, 4096);
+        }
+        assert_eq!(input.released, 100_000);
+        // A later floor lets the release go on from there.
+        input.set_floor(2_000_000);
+        input.release_behind(4096, 4096);
+        assert_eq!(input.released, 2_000_000);
         std::fs::remove_file(&path).unwrap();
     }
 

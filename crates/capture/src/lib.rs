@@ -76,6 +76,13 @@ pub struct Shared<'a> {
 pub trait Source {
     /// The next frame, or `Ok(None)` at the end of input.
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError>;
+
+    /// Frames lent from a shared buffer at offsets below `at` will not be
+    /// read again by anyone (another thread has finished with them): a
+    /// source reading a mapped file hands back their pages, which it
+    /// otherwise does only well behind its own position. The default
+    /// ignores it.
+    fn release_floor(&mut self, _at: u64) {}
 }
 
 /// A capture could not be read. Carries the file name and byte offset (in

@@ -6,7 +6,8 @@
 //! the reader lend each frame straight out of the page cache, and hand the
 //! same bytes to the shard threads without a copy either.
 //!
-//! Pages the reader has gone past are handed back (`release`), so the
+//! Pages the reader has gone past, and whose frames the threads it handed
+//! them to have finished with, are handed back (`release`), so the
 //! process's resident set holds only the part of the file still being
 //! worked on, not the whole file: a mapped file would otherwise count in
 //! the peak RSS by its full size.

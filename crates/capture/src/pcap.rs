@@ -127,6 +127,10 @@ impl PcapReader {
 }
 
 impl Source for PcapReader {
+    fn release_floor(&mut self, at: u64) {
+        self.input.set_floor(at);
+    }
+
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
         let hlen = self.record_header_len;
         if !self.input.has(hlen) {

@@ -302,6 +302,10 @@ fn parse_idb(b: &[u8], big: bool) -> Result<Interface, String> {
 }
 
 impl Source for PcapNgReader {
+    fn release_floor(&mut self, at: u64) {
+        self.input.set_floor(at);
+    }
+
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
         // Locating and lending are split so the loop over skipped blocks
         // holds no borrow of the buffer when it returns one.

@@ -388,18 +388,21 @@ pub fn run(opts: &Options, signals: &Signals) -> Result<Report> {
             let (spent_tx, spent_rx) = bounded((QUEUE + 2) * shards);
             let mut inputs = Vec::with_capacity(shards);
             let mut workers = Vec::with_capacity(shards);
+            let done: Vec<_> = (0..shards).map(|_| Arc::new(AtomicU64::new(0))).collect();
             for (id, flush) in flush_tx.into_iter().enumerate() {
                 let (tx, rx) = bounded(QUEUE);
                 let out = merge_tx.clone();
                 let cfg = track.clone();
                 let spent = spent_tx.clone();
                 let open = open_conns.clone();
+                let done = done[id].clone();
                 workers.push(spawn(scope, format!("shard-{id}"), move || {
                     let links = shard::Links {
                         input: rx,
                         output: out,
                         flush,
                         spent,
+                        done,
                     };
                     shard::run(id, cfg, dcfg, links, open)
                 }));
@@ -410,6 +413,7 @@ pub fn run(opts: &Options, signals: &Signals) -> Result<Report> {
                 inputs,
                 spent: spent_rx,
                 merger: merge_tx,
+                done,
             });
             let mut reader = Reader::new(opts, filter, engine, stop);
             reader.signal = &signals.stop;
@@ -550,6 +554,8 @@ struct Sharded {
     /// Buffers the shards are done with.
     spent: Receiver<ShardBuffers>,
     merger: Sender<MergeMsg>,
+    /// Per shard, the `sent_at` of the last batch it finished.
+    done: Vec<Arc<AtomicU64>>,
 }
 
 /// A hash of a TCP or UDP connection key that is the same for both
@@ -615,6 +621,9 @@ struct Reader<'a> {
     plan: Vec<PlanFrame>,
     plan_shards: Vec<u32>,
     weird_rows: Vec<(WeirdKey, WeirdRecord)>,
+    /// The end of the last frame read from a mapped capture (its offset in
+    /// the mapping).
+    mapped_at: u64,
     report: ReaderReport,
 }
 
@@ -647,6 +656,7 @@ impl<'a> Reader<'a> {
             plan: Vec::new(),
             plan_shards: Vec::new(),
             weird_rows: Vec::new(),
+            mapped_at: 0,
             report: ReaderReport {
                 frames: 0,
                 frames_counted: 0,
@@ -723,6 +733,7 @@ impl<'a> Reader<'a> {
                     if let Some(sh) = &frame.shared {
                         if matches!(**sh.buffer, quartet_capture::Chunk::Mapped(_)) {
                             batch = BATCH_MAPPED;
+                            self.mapped_at = (sh.at + frame.data.len()) as u64;
                         }
                     }
                     self.frame(&frame)
@@ -737,6 +748,12 @@ impl<'a> Reader<'a> {
             if self.batch_frames >= batch {
                 if !self.send_batch() {
                     break;
+                }
+                if let Engine::Sharded(s) = &self.engine {
+                    // Pages of a mapped capture below every shard's last
+                    // finished batch are read by no one again.
+                    let floor = s.done.iter().map(|d| d.load(Ordering::Acquire)).min();
+                    source.release_floor(floor.unwrap_or(0));
                 }
                 if feedback {
                     self.feedback.update(self.report.frames, || None);
@@ -799,6 +816,7 @@ impl<'a> Reader<'a> {
                     let batch = ShardBatch {
                         buffers: std::mem::replace(building, fresh),
                         times: times.clone(),
+                        sent_at: self.mapped_at,
                     };
                     if tx.send(batch).is_err() {
                         return false;

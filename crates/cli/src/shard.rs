@@ -32,7 +32,7 @@ use quartet_decode::{decode, DecodeConfig, Decoded, PacketMeta};
 use quartet_record::{ConnRecord, Uid, WeirdRecord};
 use quartet_track::{Disposition, TrackConfig, Tracker};
 use quartet_wire::Timestamp;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// A packet the reader decoded, for the shard that owns its connection.
@@ -106,6 +106,9 @@ pub struct ShardBatch {
     pub buffers: ShardBuffers,
     /// Network time after every tick of the batch (non-decreasing).
     pub times: Arc<[Timestamp]>,
+    /// Where the reader was in its mapped capture when it sent the batch:
+    /// every frame of this batch lies below, every later one at or above.
+    pub sent_at: u64,
 }
 
 /// Why a peeked frame is dropped when its decode did not give the one
@@ -122,6 +125,9 @@ pub struct Links {
     pub flush: Sender<Vec<ConnRecord>>,
     /// Emptied buffers back to the reader.
     pub spent: Sender<ShardBuffers>,
+    /// The `sent_at` of the last batch this shard finished: the reader
+    /// may release the capture's pages below it.
+    pub done: Arc<AtomicU64>,
 }
 
 /// Runs shard `id` until the reader closes its channel, then flushes.
@@ -137,6 +143,7 @@ pub fn run(
         output,
         flush,
         spent,
+        done: finished,
     } = links;
     let mut tracker = Tracker::new(cfg);
     let mut decoded: Vec<Decoded> = Vec::with_capacity(4);
@@ -221,6 +228,7 @@ pub fn run(
         let open = tracker.stats.conns_created as i64 - tracker.stats.conns_removed as i64;
         open_conns.fetch_add(open - open_here, Ordering::Relaxed);
         open_here = open;
+        finished.store(batch.sent_at, Ordering::Release);
         let mut buffers = batch.buffers;
         buffers.clear();
         // The reader allocates new buffers when none come back.
