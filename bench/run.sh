@@ -138,7 +138,7 @@ make_mix() {
         python3 "$SHARED/tools/mkmix.py" --replicas 1 "$one" >&2
     fi
     local base_mb reps
-    base_mb=$(( $(stat -c %s "$one") / 1000000 ))
+    base_mb=$(( $(stat -L -c %s "$one") / 1000000 ))
     reps=$(( (BENCH_MIX_MB + base_mb / 2) / (base_mb > 0 ? base_mb : 1) ))
     ((reps >= 1)) || reps=1
     if ((reps == 1)); then
@@ -371,7 +371,7 @@ done
     echo "Workloads:"
     echo
     for wl in $BENCH_WORKLOADS; do
-        echo "- **$wl**: ${WL_NOTE[$wl]}; $(du -m "${WL_FILE[$wl]}" | cut -f1) MB, ${WL_PKTS[$wl]} packets."
+        echo "- **$wl**: ${WL_NOTE[$wl]}; $(( $(stat -L -c %s "${WL_FILE[$wl]}") / 1000000 )) MB, ${WL_PKTS[$wl]} packets."
     done
     echo
 } >"$RESULTS/latest.md.head"
