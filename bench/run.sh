@@ -431,6 +431,41 @@ if conc_rows:
         b0 = base[r['tool']]
         b = (num(r['rss_kb']) - b0) * 1024 / conc
         p('| %s | %.1f | %.0f | %.0f |' % (r['tool'], b0 / 1024, num(r['rss_kb']) / 1024, b))
+# Issue #5's targets, from the rows above.
+def wall_of(wl, tool):
+    r = next((r for r in rows if r['workload'] == wl and r['tool'] == tool and r['status'] == 'ok'), None)
+    return num(r['wall_s']) if r else None
+def pkts_of(wl):
+    r = next((r for r in rows if r['workload'] == wl), None)
+    return num(r['packets']) if r else None
+multi = [t for t in dict.fromkeys(r['tool'] for r in rows) if t.startswith('quartet-t') and t != 'quartet-t1']
+tn = multi[-1] if multi else None
+targets = []
+def target(what, value, goal, fmt, met):
+    if value is None:
+        targets.append((what, '-', goal, 'not measured'))
+    else:
+        targets.append((what, fmt % value, goal, 'met' if met(value) else 'not met'))
+w1, pk = wall_of('mix', 'quartet-t1'), pkts_of('mix')
+target('one thread on the mix', pk / w1 / 1e6 if w1 and pk else None, '>= 4 Mpps', '%.2f Mpps', lambda v: v >= 4)
+wa, wq = wall_of('churn', 'argus'), wall_of('churn', 'quartet-t1')
+target('one thread on churn, against argus', wa / wq if wa and wq else None, '>= 8x argus', '%.2fx', lambda v: v >= 8)
+for wl in ('mix', 'churn'):
+    a, b = wall_of(wl, 'quartet-t1'), wall_of(wl, tn) if tn else None
+    target('%s on %s, against one thread' % (tn or 'all threads', wl), a / b if a and b else None,
+           '>= 1.7x', '%.2fx', lambda v: v >= 1.7)
+mem = None
+for r in rows:
+    if r['workload'] == 'concurrent' and r['tool'] == 'quartet-t1' and r['status'] == 'ok' and 'quartet-t1' in base:
+        mem = (num(r['rss_kb']) - base['quartet-t1']) * 1024 / conc
+target('memory per open connection (quartet-t1)', mem, '<= 200 B', '%.0f B', lambda v: v <= 200)
+p('')
+p('Targets of issue #5 (this run; ratios of wall times, so they include start-up and log writing):')
+p('')
+p('| target | measured | goal | verdict |')
+p('|---|---:|---|---|')
+for t in targets:
+    p('| %s | %s | %s | %s |' % t)
 print('\n'.join(out))
 EOF
 
