@@ -15,12 +15,12 @@
 //!
 //! A large regular file is mapped instead (`crate::mapped`): then the one
 //! buffer is the whole file, nothing is ever read or copied, and a gzipped
-//! file is decompressed from the mapping.
+//! file is decompressed from the mapping. Gzip is always decompressed on a
+//! thread of its own (`crate::inflate`).
 use std::io::{self, Read};
 use std::ops::Deref;
 use std::sync::Arc;
 
-use flate2::read::MultiGzDecoder;
 use memmap2::Mmap;
 
 /// Bytes of the capture: a buffer the input reads into, or the whole file
@@ -113,7 +113,7 @@ impl Input {
     /// decompressed from the mapping into a read buffer instead).
     pub(crate) fn mapped(map: Mmap) -> Self {
         if map.starts_with(&GZIP_MAGIC) {
-            return Input::new(Box::new(MultiGzDecoder::new(io::Cursor::new(map))));
+            return Input::new(crate::inflate::inflate(io::Cursor::new(map)));
         }
         let end = map.len();
         Input {
@@ -138,7 +138,7 @@ impl Input {
         if input.fill(GZIP_MAGIC.len())? && input.available()[..2] == GZIP_MAGIC {
             let buffered = io::Cursor::new(input.available().to_vec());
             let raw = buffered.chain(input.reader);
-            return Ok(Input::new(Box::new(MultiGzDecoder::new(raw))));
+            return Ok(Input::new(crate::inflate::inflate(raw)));
         }
         Ok(input)
     }

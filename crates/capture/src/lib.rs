@@ -28,6 +28,7 @@ use std::sync::Arc;
 use quartet_wire::Timestamp;
 
 mod bpf;
+mod inflate;
 mod input;
 mod live;
 mod mapped;
