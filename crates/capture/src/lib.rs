@@ -274,13 +274,8 @@ mod test {
     #[test]
     fn mapped_and_read_files_give_the_same_frames_and_errors() {
         // Incompressible bytes, so that the gzipped file is mapped too.
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut byte = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as u8
-        };
+        let mut rng = quartet_testkit::noise::XorShift::new(0x2545_f491_4f6c_dd1d);
+        let mut byte = move || rng.byte();
         let recs: Vec<PcapRecord> = (0..4000u32)
             .map(|i| {
                 let data: Vec<u8> = (0..(i % 700)).map(|_| byte()).collect();

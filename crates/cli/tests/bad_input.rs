@@ -203,15 +203,7 @@ fn missing_file_is_named() {
 fn wrong_magic_is_unknown_capture_format() {
     let dir = scratch("magic");
     // Deterministic "random" bytes (xorshift), forced to a non-magic start.
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut noise: Vec<u8> = (0..4096)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let mut noise = quartet_testkit::noise::XorShift::new(0x9e37_79b9_7f4a_7c15).bytes(4096);
     noise[..4].copy_from_slice(b"RND!");
     let mut wrong_magic = sample_capture();
     wrong_magic[..4].copy_from_slice(&[0xa1, 0xb2, 0xc3, 0xd5]);

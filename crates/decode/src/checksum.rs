@@ -181,14 +181,8 @@ mod tests {
 
     #[test]
     fn fast_verifications_match_the_word_sum() {
-        let mut seed = 0x9e37_79b9u32;
-        let mut rnd = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            seed
-        };
-        let mut bytes = |n: usize| (0..n).map(|_| rnd() as u8).collect::<Vec<u8>>();
+        let mut rng = quartet_testkit::noise::XorShift::new(0x9e37_79b9);
+        let mut bytes = |n: usize| rng.bytes(n);
         for n in 0..300 {
             let mut data = bytes(n);
             for v6 in [false, true] {

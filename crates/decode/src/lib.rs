@@ -498,13 +498,8 @@ mod tests {
             frames.push((linktype::ETHERNET, ethernet([0; 6], MAC_A, 0x8100, &tagged)));
             frames.push((101, p.clone()));
         }
-        let mut seed = 0x2545_f491u32;
-        let mut rnd = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            seed
-        };
+        let mut rng = quartet_testkit::noise::XorShift::new(0x2545_f491);
+        let mut rnd = move || rng.next_u32();
         for (lt, f) in frames {
             for cfg in [C, IGNORE] {
                 assert!(peek(&cfg, lt, f.len() as u32, &f).is_some());
@@ -592,13 +587,8 @@ mod tests {
 
     #[test]
     fn mutated_frames_decode_without_panic() {
-        let mut seed = 0x9e37_79b9u32;
-        let mut rnd = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            seed
-        };
+        let mut rng = quartet_testkit::noise::XorShift::new(0x9e37_79b9);
+        let mut rnd = move || rng.next_u32();
         for (lt, f) in frames() {
             for _ in 0..3000 {
                 let mut g = f.clone();

@@ -11,6 +11,8 @@
 //!   optional snaplen that truncates frames as a capture would.
 //! * [`conversation`]: a TCP script that tracks both sides' sequence numbers
 //!   (`c.syn(t).synack(t).ack(t).data_c2s(t, 100)...`).
+//! * [`noise`]: a seeded xorshift generator for tests that fill or mutate
+//!   bytes.
 //! * [`connlog`] and [`json`]: reading conn.log output (Zeek TSV or JSON
 //!   lines), masking volatile values, and printing a line diff.
 //!
@@ -24,6 +26,7 @@ pub mod connlog;
 pub mod conversation;
 pub mod golden;
 pub mod json;
+pub mod noise;
 pub mod packet;
 pub mod pcap;
 
