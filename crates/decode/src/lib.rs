@@ -497,6 +497,17 @@ mod tests {
             let tagged = [&vlan_tag(42, et)[..], p].concat();
             frames.push((linktype::ETHERNET, ethernet([0; 6], MAC_A, 0x8100, &tagged)));
             frames.push((101, p.clone()));
+            // Linux cooked captures (SLL, SLL2), source address only.
+            let mut sll = vec![0, 0, 0, 1, 0, 6];
+            sll.extend(MAC_A);
+            sll.extend([0, 0]);
+            sll.extend(et.to_be_bytes());
+            frames.push((linktype::LINUX_SLL, [&sll[..], p].concat()));
+            let mut sll2 = et.to_be_bytes().to_vec();
+            sll2.extend([0, 0, 0, 0, 0, 2, 0, 1, 0, 6]);
+            sll2.extend(MAC_B);
+            sll2.extend([0, 0]);
+            frames.push((linktype::LINUX_SLL2, [&sll2[..], p].concat()));
         }
         let mut rng = quartet_testkit::noise::XorShift::new(0x2545_f491);
         let mut rnd = move || rng.next_u32();

@@ -1,6 +1,7 @@
 //! The common frame, the short way: one plain TCP or UDP packet behind
-//! Ethernet (at most one 802.1Q tag) or raw IP, in IPv4 without
-//! fragmentation or IPv6 without extension headers.
+//! Ethernet (at most one 802.1Q tag), Linux cooked capture (SLL and SLL2:
+//! `tcpdump -i any`) or raw IP, in IPv4 without fragmentation or IPv6
+//! without extension headers.
 //!
 //! [`peek`] gives the connection key of such a frame without decoding the
 //! rest, for the sharded reader, which needs only the key to pick a shard
@@ -49,10 +50,22 @@ pub fn peek(cfg: &DecodeConfig, link: u32, wire_len: u32, data: &[u8]) -> Option
     })
 }
 
+/// The link header of a common frame.
+#[derive(Clone, Copy)]
+enum Link {
+    /// Raw IP: no layer-2 addresses.
+    None,
+    /// Ethernet: destination and source addresses at 0 and 6.
+    Ethernet,
+    /// Linux cooked capture: the source address at this offset, no
+    /// destination.
+    Cooked(usize),
+}
+
 /// What the walk to the transport header found.
 struct Common<'a> {
-    /// The frame starts with an Ethernet header; the 802.1Q tag's id.
-    ethernet: bool,
+    link: Link,
+    /// The 802.1Q tag's id.
     vlan: Option<u16>,
     src: Addr,
     dst: Addr,
@@ -71,32 +84,40 @@ struct Common<'a> {
 /// UDP packet.
 #[inline(always)]
 fn common<'a>(cfg: &DecodeConfig, link: u32, wire_len: u32, data: &'a [u8]) -> Option<Common<'a>> {
-    let (off, ethernet, vlan) = match link {
+    let (off, l2, vlan) = match link {
         linktype::ETHERNET => {
             if data.len() <= 16 {
                 return None;
             }
             match be16(data, 12) {
-                0x0800 | 0x86dd => (14, true, None),
+                0x0800 | 0x86dd => (14, Link::Ethernet, None),
                 // One 802.1Q tag: the decoder's `vlan` with `len > 4`.
                 0x8100 if data.len() > 18 => match be16(data, 16) {
-                    0x0800 | 0x86dd => (18, true, Some(be16(data, 14) & 0x0fff)),
+                    0x0800 | 0x86dd => (18, Link::Ethernet, Some(be16(data, 14) & 0x0fff)),
                     _ => return None,
                 },
                 _ => return None,
             }
         }
+        // The decoder's `sll` and `sll2`: a header longer than 16 (20)
+        // bytes, then IPv4 or IPv6 by the protocol field.
+        linktype::LINUX_SLL => match be16(data.get(..17)?, 14) {
+            0x0800 | 0x86dd => (16, Link::Cooked(6), None),
+            _ => return None,
+        },
+        linktype::LINUX_SLL2 => match be16(data.get(..21)?, 0) {
+            0x0800 | 0x86dd => (20, Link::Cooked(12), None),
+            _ => return None,
+        },
         // Link types with their own decoder; all others are raw IP.
         linktype::NULL
         | linktype::PPP
         | linktype::FDDI
         | linktype::PPP_SERIAL
         | linktype::IEEE802_11
-        | linktype::LINUX_SLL
         | linktype::IEEE802_11_RADIO
-        | linktype::NFLOG
-        | linktype::LINUX_SLL2 => return None,
-        _ => (0, false, None),
+        | linktype::NFLOG => return None,
+        _ => (0, Link::None, None),
     };
     let p = data.get(off..)?;
     if p.len() < 20 {
@@ -158,7 +179,7 @@ fn common<'a>(cfg: &DecodeConfig, link: u32, wire_len: u32, data: &'a [u8]) -> O
         return None;
     }
     Some(Common {
-        ethernet,
+        link: l2,
         vlan,
         src,
         dst,
@@ -216,19 +237,22 @@ pub(crate) fn decode_common(
             tunnel: None,
         })
     };
-    let l2 = if c.ethernet {
-        let mac = |b: &[u8]| {
-            let m: [u8; 6] = b.try_into().ok()?;
-            (m != [0; 6]).then_some(m)
-        };
-        L2Info {
+    let mac = |b: &[u8]| {
+        let m: [u8; 6] = b.try_into().ok()?;
+        (m != [0; 6]).then_some(m)
+    };
+    let l2 = match c.link {
+        Link::Ethernet => L2Info {
             dst: mac(&data[0..6]),
             src: mac(&data[6..12]),
             vlan: c.vlan,
             inner_vlan: None,
-        }
-    } else {
-        L2Info::default()
+        },
+        Link::Cooked(at) => L2Info {
+            src: mac(&data[at..at + 6]),
+            ..L2Info::default()
+        },
+        Link::None => L2Info::default(),
     };
     out.push(Decoded::Packet(PacketMeta {
         ts,
