@@ -496,6 +496,13 @@ mod tests {
             frames.push((linktype::ETHERNET, ethernet(MAC_B, MAC_A, et, p)));
             let tagged = [&vlan_tag(42, et)[..], p].concat();
             frames.push((linktype::ETHERNET, ethernet([0; 6], MAC_A, 0x8100, &tagged)));
+            // 802.1ad and old-style QinQ: an outer tag alone, and outer
+            // plus inner 802.1Q.
+            let double = [&vlan_tag(7, 0x8100)[..], &tagged].concat();
+            for outer in [0x88a8, 0x9100, 0x8100] {
+                frames.push((linktype::ETHERNET, ethernet(MAC_B, MAC_A, outer, &tagged)));
+                frames.push((linktype::ETHERNET, ethernet(MAC_B, MAC_A, outer, &double)));
+            }
             frames.push((101, p.clone()));
             // Linux cooked captures (SLL, SLL2), source address only.
             let mut sll = vec![0, 0, 0, 1, 0, 6];

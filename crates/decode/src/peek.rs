@@ -1,5 +1,5 @@
 //! The common frame, the short way: one plain TCP or UDP packet behind
-//! Ethernet (at most one 802.1Q tag), Linux cooked capture (SLL and SLL2:
+//! Ethernet (up to two VLAN tags: 802.1Q, or 802.1ad QinQ), Linux cooked capture (SLL and SLL2:
 //! `tcpdump -i any`) or raw IP, in IPv4 without fragmentation or IPv6
 //! without extension headers.
 //!
@@ -65,8 +65,9 @@ enum Link {
 /// What the walk to the transport header found.
 struct Common<'a> {
     link: Link,
-    /// The 802.1Q tag's id.
+    /// The ids of the outer and the inner VLAN tag.
     vlan: Option<u16>,
+    inner_vlan: Option<u16>,
     src: Addr,
     dst: Addr,
     /// 6 (TCP) or 17 (UDP).
@@ -84,6 +85,7 @@ struct Common<'a> {
 /// UDP packet.
 #[inline(always)]
 fn common<'a>(cfg: &DecodeConfig, link: u32, wire_len: u32, data: &'a [u8]) -> Option<Common<'a>> {
+    let mut inner_vlan = None;
     let (off, l2, vlan) = match link {
         linktype::ETHERNET => {
             if data.len() <= 16 {
@@ -91,11 +93,24 @@ fn common<'a>(cfg: &DecodeConfig, link: u32, wire_len: u32, data: &'a [u8]) -> O
             }
             match be16(data, 12) {
                 0x0800 | 0x86dd => (14, Link::Ethernet, None),
-                // One 802.1Q tag: the decoder's `vlan` with `len > 4`.
-                0x8100 if data.len() > 18 => match be16(data, 16) {
-                    0x0800 | 0x86dd => (18, Link::Ethernet, Some(be16(data, 14) & 0x0fff)),
-                    _ => return None,
-                },
+                // A VLAN tag (802.1Q, or an 802.1ad / old QinQ outer tag):
+                // the decoder's `vlan` with `len > 4`.
+                0x8100 | 0x88a8 | 0x9100 if data.len() > 18 => {
+                    let outer = Some(be16(data, 14) & 0x0fff);
+                    match be16(data, 16) {
+                        0x0800 | 0x86dd => (18, Link::Ethernet, outer),
+                        // An inner 802.1Q tag, the one the decoder takes
+                        // after a tag.
+                        0x8100 if data.len() > 22 => match be16(data, 20) {
+                            0x0800 | 0x86dd => {
+                                inner_vlan = Some(be16(data, 18) & 0x0fff);
+                                (22, Link::Ethernet, outer)
+                            }
+                            _ => return None,
+                        },
+                        _ => return None,
+                    }
+                }
                 _ => return None,
             }
         }
@@ -181,6 +196,7 @@ fn common<'a>(cfg: &DecodeConfig, link: u32, wire_len: u32, data: &'a [u8]) -> O
     Some(Common {
         link: l2,
         vlan,
+        inner_vlan,
         src,
         dst,
         proto,
@@ -246,7 +262,7 @@ pub(crate) fn decode_common(
             dst: mac(&data[0..6]),
             src: mac(&data[6..12]),
             vlan: c.vlan,
-            inner_vlan: None,
+            inner_vlan: c.inner_vlan,
         },
         Link::Cooked(at) => L2Info {
             src: mac(&data[at..at + 6]),
