@@ -503,6 +503,16 @@ mod tests {
                 frames.push((linktype::ETHERNET, ethernet(MAC_B, MAC_A, outer, &tagged)));
                 frames.push((linktype::ETHERNET, ethernet(MAC_B, MAC_A, outer, &double)));
             }
+            // MPLS: one label, two labels, and labels after a VLAN tag.
+            let one = [&[0x00, 0x01, 0x01, 64][..], p].concat();
+            let two = [&[0x00, 0x02, 0x00, 64][..], &one].concat();
+            frames.push((linktype::ETHERNET, ethernet(MAC_B, MAC_A, 0x8847, &one)));
+            frames.push((linktype::ETHERNET, ethernet(MAC_B, MAC_A, 0x8847, &two)));
+            let mpls_tagged = [&vlan_tag(5, 0x8847)[..], &two].concat();
+            frames.push((
+                linktype::ETHERNET,
+                ethernet(MAC_B, MAC_A, 0x8100, &mpls_tagged),
+            ));
             frames.push((101, p.clone()));
             // Linux cooked captures (SLL, SLL2), source address only.
             let mut sll = vec![0, 0, 0, 1, 0, 6];

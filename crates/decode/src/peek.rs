@@ -1,5 +1,6 @@
 //! The common frame, the short way: one plain TCP or UDP packet behind
-//! Ethernet (up to two VLAN tags: 802.1Q, or 802.1ad QinQ), Linux cooked capture (SLL and SLL2:
+//! Ethernet (up to two VLAN tags: 802.1Q, or 802.1ad QinQ; an MPLS label
+//! stack), Linux cooked capture (SLL and SLL2:
 //! `tcpdump -i any`) or raw IP, in IPv4 without fragmentation or IPv6
 //! without extension headers.
 //!
@@ -91,28 +92,30 @@ fn common<'a>(cfg: &DecodeConfig, link: u32, wire_len: u32, data: &'a [u8]) -> O
             if data.len() <= 16 {
                 return None;
             }
-            match be16(data, 12) {
-                0x0800 | 0x86dd => (14, Link::Ethernet, None),
-                // A VLAN tag (802.1Q, or an 802.1ad / old QinQ outer tag):
-                // the decoder's `vlan` with `len > 4`.
-                0x8100 | 0x88a8 | 0x9100 if data.len() > 18 => {
-                    let outer = Some(be16(data, 14) & 0x0fff);
-                    match be16(data, 16) {
-                        0x0800 | 0x86dd => (18, Link::Ethernet, outer),
-                        // An inner 802.1Q tag, the one the decoder takes
-                        // after a tag.
-                        0x8100 if data.len() > 22 => match be16(data, 20) {
-                            0x0800 | 0x86dd => {
-                                inner_vlan = Some(be16(data, 18) & 0x0fff);
-                                (22, Link::Ethernet, outer)
-                            }
-                            _ => return None,
-                        },
-                        _ => return None,
-                    }
+            let (mut off, mut et, mut vlan) = (14, be16(data, 12), None);
+            // A VLAN tag (802.1Q, or an 802.1ad / old QinQ outer tag), then
+            // perhaps an inner 802.1Q one: the decoder's `vlan`, which
+            // needs more than 4 bytes from the tag on.
+            if matches!(et, 0x8100 | 0x88a8 | 0x9100) {
+                if data.len() <= 18 {
+                    return None;
                 }
+                (off, et, vlan) = (18, be16(data, 16), Some(be16(data, 14) & 0x0fff));
+                if et == 0x8100 {
+                    if data.len() <= 22 {
+                        return None;
+                    }
+                    (off, et) = (22, be16(data, 20));
+                    inner_vlan = Some(be16(data, 18) & 0x0fff);
+                }
+            }
+            match et {
+                0x0800 | 0x86dd => {}
+                0x8847 => off = mpls_end(data, off)?,
+                // Anything else, a third tag included.
                 _ => return None,
             }
+            (off, Link::Ethernet, vlan)
         }
         // The decoder's `sll` and `sll2`: a header longer than 16 (20)
         // bytes, then IPv4 or IPv6 by the protocol field.
@@ -205,6 +208,23 @@ fn common<'a>(cfg: &DecodeConfig, link: u32, wire_len: u32, data: &'a [u8]) -> O
         seg,
         declared,
     })
+}
+
+/// Where the payload of an MPLS label stack starting at `off` begins: after
+/// the entry with the bottom-of-stack bit, as the decoder's `mpls` finds it
+/// (which then assumes IP). `None` where it would report a truncation.
+#[inline]
+fn mpls_end(d: &[u8], mut off: usize) -> Option<usize> {
+    loop {
+        if d.len().saturating_sub(off) <= 4 {
+            return None;
+        }
+        let bottom = d[off + 2] & 0x01 != 0;
+        off += 4;
+        if bottom {
+            return Some(off);
+        }
+    }
 }
 
 /// The packet of a common frame, as the layered decoder would build it
