@@ -86,40 +86,14 @@ struct Common<'a> {
 /// UDP packet.
 #[inline(always)]
 fn common<'a>(cfg: &DecodeConfig, link: u32, wire_len: u32, data: &'a [u8]) -> Option<Common<'a>> {
-    let mut inner_vlan = None;
-    let (off, l2, vlan) = match link {
-        linktype::ETHERNET => {
-            if data.len() <= 16 {
-                return None;
-            }
-            match be16(data, 12) {
-                0x0800 | 0x86dd => (14, Link::Ethernet, None),
-                _ => {
-                    let (off, vlan, inner) = ethernet_tagged(data)?;
-                    inner_vlan = inner;
-                    (off, Link::Ethernet, vlan)
-                }
-            }
-        }
-        // The decoder's `sll` and `sll2`: a header longer than 16 (20)
-        // bytes, then IPv4 or IPv6 by the protocol field.
-        linktype::LINUX_SLL => match be16(data.get(..17)?, 14) {
-            0x0800 | 0x86dd => (16, Link::Cooked(6), None),
-            _ => return None,
-        },
-        linktype::LINUX_SLL2 => match be16(data.get(..21)?, 0) {
-            0x0800 | 0x86dd => (20, Link::Cooked(12), None),
-            _ => return None,
-        },
-        // Link types with their own decoder; all others are raw IP.
-        linktype::NULL
-        | linktype::PPP
-        | linktype::FDDI
-        | linktype::PPP_SERIAL
-        | linktype::IEEE802_11
-        | linktype::IEEE802_11_RADIO
-        | linktype::NFLOG => return None,
-        _ => (0, Link::None, None),
+    // Untagged Ethernet inline; every other link header out of line.
+    let (off, l2, vlan, inner_vlan) = if link == linktype::ETHERNET
+        && data.len() > 16
+        && matches!(be16(data, 12), 0x0800 | 0x86dd)
+    {
+        (14, Link::Ethernet, None, None)
+    } else {
+        link_header(link, data)?
     };
     let p = data.get(off..)?;
     if p.len() < 20 {
@@ -194,13 +168,47 @@ fn common<'a>(cfg: &DecodeConfig, link: u32, wire_len: u32, data: &'a [u8]) -> O
     })
 }
 
+/// Where IP starts in a frame that is not untagged Ethernet, its link
+/// header, and its outer and inner VLAN ids; `None` for every link header
+/// the decoder would treat otherwise than as one on the way to IP.
+#[inline(never)]
+fn link_header(link: u32, data: &[u8]) -> Option<(usize, Link, Option<u16>, Option<u16>)> {
+    Some(match link {
+        linktype::ETHERNET => {
+            if data.len() <= 16 {
+                return None;
+            }
+            let (off, vlan, inner) = ethernet_tagged(data)?;
+            (off, Link::Ethernet, vlan, inner)
+        }
+        // The decoder's `sll` and `sll2`: a header longer than 16 (20)
+        // bytes, then IPv4 or IPv6 by the protocol field.
+        linktype::LINUX_SLL => match be16(data.get(..17)?, 14) {
+            0x0800 | 0x86dd => (16, Link::Cooked(6), None, None),
+            _ => return None,
+        },
+        linktype::LINUX_SLL2 => match be16(data.get(..21)?, 0) {
+            0x0800 | 0x86dd => (20, Link::Cooked(12), None, None),
+            _ => return None,
+        },
+        // Link types with their own decoder; all others are raw IP.
+        linktype::NULL
+        | linktype::PPP
+        | linktype::FDDI
+        | linktype::PPP_SERIAL
+        | linktype::IEEE802_11
+        | linktype::IEEE802_11_RADIO
+        | linktype::NFLOG => return None,
+        _ => (0, Link::None, None, None),
+    })
+}
+
 /// An Ethernet frame (more than 16 bytes) whose type is not IP: where IP
 /// starts after a VLAN tag (802.1Q, or an 802.1ad / old QinQ outer tag),
 /// perhaps an inner 802.1Q one (the decoder's `vlan` needs more than 4
 /// bytes from a tag on), and perhaps an MPLS label stack; with the outer
-/// and inner VLAN ids. Kept out of line: the untagged frame is the one to
-/// be fast.
-#[inline(never)]
+/// and inner VLAN ids.
+#[inline]
 fn ethernet_tagged(data: &[u8]) -> Option<(usize, Option<u16>, Option<u16>)> {
     let (mut off, mut et) = (14, be16(data, 12));
     let (mut vlan, mut inner_vlan) = (None, None);
