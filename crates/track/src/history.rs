@@ -74,6 +74,8 @@ const SATURATED: u32 = 1 << 31;
 const TOP_THRESHOLD: u32 = 1_000_000_000;
 
 impl Scaled {
+    pub const ZERO: Scaled = Scaled(0);
+
     /// Counts one event; true when the letter is to be recorded.
     pub fn event(&mut self) -> bool {
         let saturated = self.0 & SATURATED;

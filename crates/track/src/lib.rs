@@ -221,7 +221,6 @@ enum ProtoState {
     Tcp(Box<TcpConn>),
     Udp {
         bytes: [u64; 2],
-        checksum_errors: [Scaled; 2],
         /// The DNS/NTP direction heuristic already looked at a message.
         app_checked: bool,
     },
@@ -233,10 +232,17 @@ enum ProtoState {
 
 /// What only some connections need, allocated when one does: layer-2
 /// addresses (when those columns are written), a tunnel encapsulation, the
-/// weird names already in weird.log.
+/// weird names already in weird.log, a uid incarnation other than 0, bad
+/// UDP checksums.
 #[derive(Clone, Debug, Default)]
 struct Extras {
     l2: [Option<[u8; 6]>; 2],
+    /// Which connection of its key this is, when not the first one created
+    /// at its first packet's time (see `Tracker::create`); the uid is made
+    /// from it.
+    incarnation: u64,
+    /// UDP: bad checksums per role (`C`/`c`, scaled).
+    udp_checksum_errors: [Scaled; 2],
     /// A fingerprint of the last packet's encapsulation (0: none), and how
     /// often it changed. The stack itself is not kept.
     encap: u64,
@@ -275,8 +281,6 @@ struct Conn {
     key: ConnKey,
     start: Timestamp,
     last: Timestamp,
-    /// Which connection of its key this is; the uid is made from it.
-    incarnation: u64,
     pkts: [u64; 2],
     ip_bytes: [u64; 2],
     history: History,
@@ -286,8 +290,6 @@ struct Conn {
     epoch: u32,
     /// Outer and inner VLAN id of the first packet (`NO_VLAN`: none).
     vlan: [u16; 2],
-    proto: Proto,
-    ip_proto: u8,
     inactivity: Inactivity,
     /// The originator is the key's first endpoint (`a`, `pa`).
     orig_is_a: bool,
@@ -311,7 +313,18 @@ impl Conn {
     }
 
     fn uid(&self, uids: &UidGen) -> Uid {
-        uids.uid(&self.key.bytes(), self.start, self.incarnation)
+        let incarnation = self.extras.as_ref().map_or(0, |x| x.incarnation);
+        uids.uid(&self.key.bytes(), self.start, incarnation)
+    }
+
+    /// The transport (kept as the protocol state's kind).
+    fn proto(&self) -> Proto {
+        match self.state {
+            ProtoState::Tcp(_) => Proto::Tcp,
+            ProtoState::Udp { .. } => Proto::Udp,
+            ProtoState::Icmp { .. } => Proto::Icmp,
+            ProtoState::Other => Proto::UnknownTransport,
+        }
     }
 
     fn encap(&self) -> u64 {
@@ -383,7 +396,7 @@ impl Conn {
             orig_p: orig.1,
             resp_h: resp.0,
             resp_p: resp.1,
-            proto: self.proto,
+            proto: self.proto(),
             service: None,
             orig_bytes,
             resp_bytes,
@@ -397,7 +410,8 @@ impl Conn {
             resp_pkts: self.pkts[1],
             resp_ip_bytes: self.ip_bytes[1],
             tunnel_parents: extras.map_or(Vec::new(), |x| x.tunnel_parents.clone()),
-            ip_proto: self.ip_proto,
+            // The key's protocol is the packet's IP protocol number.
+            ip_proto: self.key.proto,
             orig_l2_addr: extras.and_then(|x| x.l2[0]),
             resp_l2_addr: extras.and_then(|x| x.l2[1]),
             vlan: vlan(self.vlan[0]),
@@ -748,22 +762,17 @@ impl Tracker {
                     1
                 };
                 let resp_port = conn.resp().1;
-                let ProtoState::Udp {
-                    bytes,
-                    checksum_errors,
-                    app_checked,
-                } = &mut conn.state
-                else {
-                    unreachable!("udp key maps to a udp connection")
-                };
                 if u.checksum == Checksum::Bad {
                     self.weirds.add("bad_UDP_checksum");
                     self.stats.dropped_bad_checksum += 1;
-                    if checksum_errors[dir].event() {
+                    if conn.extras().udp_checksum_errors[dir].event() {
                         conn.history.add(b'C', dir == 0);
                     }
                     return Some(idx);
                 }
+                let ProtoState::Udp { bytes, app_checked } = &mut conn.state else {
+                    unreachable!("udp key maps to a udp connection")
+                };
                 conn.last = m.ts;
                 conn.history.check(Letter::Data, b'D', dir == 0);
                 bytes[dir] += (u.udp_len as u64).saturating_sub(8);
@@ -891,7 +900,7 @@ impl Tracker {
                     let dir = if is_orig { 0 } else { 1 };
                     conn.count(dir, m.ip_len);
                     if let ProtoState::Tcp(tc) = &mut conn.state {
-                        tc.pending_syn = Some(Box::new((*m, dir)));
+                        tc.set_pending_syn(*m, dir);
                     }
                     self.stats.counted += 1;
                     return Some(idx);
@@ -902,7 +911,7 @@ impl Tracker {
                     // with it.
                     let conn = self.conns[idx as usize].as_mut().expect("live slot");
                     let pending = match &mut conn.state {
-                        ProtoState::Tcp(tc) => tc.pending_syn.take(),
+                        ProtoState::Tcp(tc) => tc.take_pending_syn(),
                         _ => None,
                     };
                     if let Some(p) = pending {
@@ -1157,9 +1166,10 @@ impl Tracker {
         };
         let fp = encap_fingerprint(&m.encap);
         let l2 = self.cfg.l2_addrs && (m.l2.src.is_some() || m.l2.dst.is_some());
-        let extras = (l2 || fp != 0 || self.parent.is_some()).then(|| {
+        let extras = (l2 || fp != 0 || self.parent.is_some() || incarnation != 0).then(|| {
             Box::new(Extras {
                 l2: if l2 { [m.l2.src, m.l2.dst] } else { [None; 2] },
+                incarnation,
                 encap: fp,
                 tunnel_parents: self.parent.into_iter().collect(),
                 ..Extras::default()
@@ -1170,7 +1180,6 @@ impl Tracker {
             key,
             start: m.ts,
             last: m.ts,
-            incarnation,
             pkts: [0; 2],
             ip_bytes: [0; 2],
             history: History::default(),
@@ -1178,7 +1187,6 @@ impl Tracker {
                 Proto::Tcp => ProtoState::Tcp(Box::new(TcpConn::new())),
                 Proto::Udp => ProtoState::Udp {
                     bytes: [0; 2],
-                    checksum_errors: [Scaled::default(); 2],
                     app_checked: false,
                 },
                 Proto::Icmp => ProtoState::Icmp { bytes: [0; 2] },
@@ -1190,8 +1198,6 @@ impl Tracker {
                 m.l2.vlan.unwrap_or(NO_VLAN),
                 m.l2.inner_vlan.unwrap_or(NO_VLAN),
             ],
-            proto,
-            ip_proto: m.ip_proto,
             inactivity: Inactivity::Initial,
             orig_is_a,
         };
@@ -1605,12 +1611,12 @@ mod size_guard {
     fn connection_state_stays_small() {
         use std::mem::size_of;
         assert!(
-            size_of::<Option<super::Conn>>() <= 184,
+            size_of::<Option<super::Conn>>() <= 160,
             "{}",
             size_of::<Option<super::Conn>>()
         );
         assert!(
-            size_of::<super::tcp::TcpConn>() <= 184,
+            size_of::<super::tcp::TcpConn>() <= 144,
             "{}",
             size_of::<super::tcp::TcpConn>()
         );

@@ -66,12 +66,10 @@ fn full_seq(seq: u32, wraps: u32) -> u64 {
 /// Byte ranges of one direction's stream in relative sequence space (the
 /// first data byte is 1), buffered until the peer acknowledges them (§4.7),
 /// and the counters of what only some directions see (retransmissions,
-/// zero windows, content gaps, bad checksums). Allocated when the direction
-/// first carries data or first counts one of those: a connection that never
-/// does (a scan, a handshake, an idle session) pays one pointer for it.
-#[derive(Clone, Debug, Default)]
-struct Reassembler(Option<Box<Ranges>>);
-
+/// zero windows, content gaps, bad checksums). Kept in `Rare`, allocated
+/// when either direction first carries data or first counts one of those:
+/// a connection that never does (a scan, a handshake, an idle session)
+/// pays one pointer for both.
 #[derive(Clone, Debug)]
 struct Ranges {
     /// Everything below has been delivered or declared missing.
@@ -88,72 +86,95 @@ struct Ranges {
     gaps: Scaled,
 }
 
-impl Default for Ranges {
+/// The ranges of a direction nothing was allocated for.
+static NO_RANGES: Ranges = Ranges::EMPTY;
+
+impl Ranges {
+    const EMPTY: Ranges = Ranges {
+        last_reassem: 1,
+        trim_seq: 1,
+        blocks: Vec::new(),
+        missed: 0,
+        checksum_errors: Scaled::ZERO,
+        rxmits: Scaled::ZERO,
+        zero_windows: Scaled::ZERO,
+        gaps: Scaled::ZERO,
+    };
+
+    fn has_blocks(&self) -> bool {
+        !self.blocks.is_empty()
+    }
+
+    fn undelivered_bytes(&self) -> u64 {
+        self.blocks
+            .last()
+            .map_or(0, |&(_, upper)| upper.saturating_sub(self.last_reassem))
+    }
+
+    fn data_size(&self) -> u64 {
+        self.blocks.iter().map(|&(s, u)| u - s).sum()
+    }
+}
+
+/// What only some TCP connections need, in one allocation made when one
+/// first does: both directions' ranges and counters, the time a stale ACK
+/// answered the SYN, the strict model's stray SYN.
+#[derive(Clone, Debug)]
+pub(crate) struct Rare {
+    ranges: [Ranges; 2],
+    /// When a stale ACK first answered this connection's SYN; the delay
+    /// until the real SYN-ACK is what the stale peer state cost.
+    stale_ack_at: Option<Timestamp>,
+    /// Strict model: an unanswered SYN seen inside the established
+    /// connection, with the role index of its sender.
+    pending_syn: Option<Box<(quartet_decode::PacketMeta, usize)>>,
+}
+
+impl Default for Rare {
     fn default() -> Self {
-        Ranges {
-            last_reassem: 1,
-            trim_seq: 1,
-            blocks: Vec::new(),
-            missed: 0,
-            checksum_errors: Scaled::default(),
-            rxmits: Scaled::default(),
-            zero_windows: Scaled::default(),
-            gaps: Scaled::default(),
+        Rare {
+            ranges: [Ranges::EMPTY, Ranges::EMPTY],
+            stale_ack_at: None,
+            pending_syn: None,
         }
     }
 }
 
-impl Reassembler {
-    fn last_reassem(&self) -> u64 {
-        self.0.as_ref().map_or(1, |r| r.last_reassem)
-    }
+/// One direction's ranges, as a view of `TcpConn::rare`: reads see the
+/// empty ranges while nothing is allocated, and only a write that changes
+/// something allocates.
+struct Reassembler<'a> {
+    rare: &'a mut Option<Box<Rare>>,
+    x: usize,
+}
 
-    fn trim_seq(&self) -> u64 {
-        self.0.as_ref().map_or(1, |r| r.trim_seq)
-    }
-
-    fn blocks(&self) -> &[(u64, u64)] {
-        self.0.as_ref().map_or(&[], |r| &r.blocks)
-    }
-
-    fn missed(&self) -> u64 {
-        self.0.as_ref().map_or(0, |r| r.missed)
+impl Reassembler<'_> {
+    fn get(&self) -> &Ranges {
+        self.rare
+            .as_deref()
+            .map_or(&NO_RANGES, |r| &r.ranges[self.x])
     }
 
     fn ranges(&mut self) -> &mut Ranges {
-        self.0.get_or_insert_with(Default::default)
+        &mut self.rare.get_or_insert_with(Default::default).ranges[self.x]
     }
 
     fn set_last_reassem(&mut self, seq: u64) {
-        if seq != self.last_reassem() {
+        if seq != self.get().last_reassem {
             self.ranges().last_reassem = seq;
         }
     }
 
     fn clear_blocks(&mut self) {
-        if let Some(r) = &mut self.0 {
-            r.blocks = Vec::new();
+        if let Some(r) = self.rare {
+            r.ranges[self.x].blocks = Vec::new();
         }
-    }
-
-    fn has_blocks(&self) -> bool {
-        !self.blocks().is_empty()
-    }
-
-    fn undelivered_bytes(&self) -> u64 {
-        self.blocks()
-            .last()
-            .map_or(0, |&(_, upper)| upper.saturating_sub(self.last_reassem()))
-    }
-
-    fn data_size(&self) -> u64 {
-        self.blocks().iter().map(|&(s, u)| u - s).sum()
     }
 
     /// Adds `[seq, upper)` minus what is already held, then delivers any
     /// run that now starts at `last_reassem`.
     fn insert(&mut self, seq: u64, upper: u64) {
-        if upper <= self.trim_seq() || seq >= upper {
+        if upper <= self.get().trim_seq || seq >= upper {
             return;
         }
         let r = self.ranges();
@@ -182,7 +203,7 @@ impl Reassembler {
 
     /// Forgets acknowledged ranges below `seq`.
     fn trim_blocks(&mut self, seq: u64) {
-        if seq <= self.trim_seq() && !self.has_blocks() {
+        if seq <= self.get().trim_seq && !self.get().has_blocks() {
             return;
         }
         let r = self.ranges();
@@ -203,20 +224,21 @@ impl Reassembler {
 pub(crate) struct Endpoint {
     pub state: TcpState,
     pub prev_state: TcpState,
-    start_seq: i64,
+    /// The ISN as Zeek keeps it (a 64-bit field, only ever set from a
+    /// 32-bit sequence number).
+    start_seq: u32,
     last_seq: u32,
     ack_seq: u32,
     seq_wraps: u32,
     ack_wraps: u32,
-    fin_cnt: u32,
+    /// A FIN was seen (Zeek counts them, and asks only whether any was).
+    fin_seen: bool,
     /// Relative sequence just past the FIN octet.
     fin_seq: u64,
     pub did_close: bool,
     hist_last_syn: u64,
     hist_last_fin: u64,
     hist_last_rst: u64,
-    /// Stream ranges and the rarely used counters.
-    reasm: Reassembler,
     /// Gave up on this direction's ranges (too much data without acks).
     reasm_skip: bool,
     did_eof: bool,
@@ -229,7 +251,11 @@ pub(crate) struct Endpoint {
 
 impl Endpoint {
     fn init_start(&mut self, seq: u32) {
-        self.start_seq = seq as i64;
+        self.start_seq = seq;
+    }
+
+    fn start(&self) -> i64 {
+        i64::from(self.start_seq)
     }
 
     fn update_last_seq(&mut self, seq: u32) {
@@ -247,7 +273,7 @@ impl Endpoint {
     }
 
     fn to_relative(&self, seq: u32, wraps: u32) -> u64 {
-        (full_seq(seq, wraps) as i64).wrapping_sub(self.start_seq) as u64
+        (full_seq(seq, wraps) as i64).wrapping_sub(self.start()) as u64
     }
 
     /// Relative sequence of `cur` (§4.2), with the underflow flag.
@@ -261,7 +287,7 @@ impl Endpoint {
             wraps += 1;
         }
         if wraps == 0 {
-            let d = seq_delta(cur, self.start_seq as u32);
+            let d = seq_delta(cur, self.start_seq);
             return (d as i64 as u64, d < 0);
         }
         (self.to_relative(cur, wraps), false)
@@ -269,18 +295,18 @@ impl Endpoint {
 
     fn no_data_acked(&self) -> bool {
         let ack = full_seq(self.ack_seq, self.ack_wraps) as i64;
-        ack == self.start_seq || ack == self.start_seq + 1
+        ack == self.start() || ack == self.start() + 1
     }
 
     /// Payload bytes of this direction from sequence numbers (§4.6).
     fn raw_size(&self) -> u64 {
         let last = full_seq(self.last_seq, self.seq_wraps);
         let ack = full_seq(self.ack_seq, self.ack_wraps);
-        let mut size = (last.max(ack) as i64).wrapping_sub(self.start_seq) as u64;
+        let mut size = (last.max(ack) as i64).wrapping_sub(self.start()) as u64;
         if size != 0 {
             size = size.wrapping_sub(1);
         }
-        if self.fin_cnt > 0 && size != 0 {
+        if self.fin_seen && size != 0 {
             size = size.wrapping_sub(1);
         }
         size
@@ -368,17 +394,10 @@ pub(crate) struct TcpConn {
     is_active: bool,
     /// A RST came after the FIN exchange: no TIME_WAIT remains.
     reset_after_close: bool,
-    /// When a stale ACK first answered this connection's SYN (`NO_STALE_ACK`:
-    /// none); the delay until the real SYN-ACK is what the stale peer state
-    /// cost. A sentinel, not an `Option`: 8 bytes less in every connection.
-    stale_ack_at: Timestamp,
-    /// Strict model: an unanswered SYN seen inside the established
-    /// connection, with the role index of its sender.
-    pub pending_syn: Option<Box<(quartet_decode::PacketMeta, usize)>>,
+    /// Ranges, rare counters, stale-ACK time and stray SYN, allocated on
+    /// first use.
+    rare: Option<Box<Rare>>,
 }
-
-/// `TcpConn::stale_ack_at` when no stale ACK answered the SYN.
-const NO_STALE_ACK: Timestamp = Timestamp(i64::MIN);
 
 const ORIG_SEEN: u8 = 1;
 const RESP_SEEN: u8 = 2;
@@ -387,9 +406,31 @@ impl TcpConn {
     pub fn new() -> Self {
         TcpConn {
             is_active: true,
-            stale_ack_at: NO_STALE_ACK,
             ..Default::default()
         }
+    }
+
+    /// Endpoint `x`'s ranges (the empty ones while none were allocated).
+    fn ranges(&self, x: usize) -> &Ranges {
+        self.rare.as_deref().map_or(&NO_RANGES, |r| &r.ranges[x])
+    }
+
+    /// Endpoint `x`'s ranges, to change.
+    fn reasm(&mut self, x: usize) -> Reassembler<'_> {
+        Reassembler {
+            rare: &mut self.rare,
+            x,
+        }
+    }
+
+    /// Strict model: keeps aside an unanswered SYN seen inside the
+    /// established connection, sent by role `dir`.
+    pub fn set_pending_syn(&mut self, m: quartet_decode::PacketMeta, dir: usize) {
+        self.rare.get_or_insert_with(Default::default).pending_syn = Some(Box::new((m, dir)));
+    }
+
+    pub fn take_pending_syn(&mut self) -> Option<Box<(quartet_decode::PacketMeta, usize)>> {
+        self.rare.as_mut().and_then(|r| r.pending_syn.take())
     }
 
     pub fn is_closed(&self) -> bool {
@@ -403,6 +444,9 @@ impl TcpConn {
     /// Swaps roles (§3.4).
     fn flip(&mut self, ctx: &mut TcpCtx) {
         self.ep.swap(0, 1);
+        if let Some(r) = &mut self.rare {
+            r.ranges.swap(0, 1);
+        }
         self.first_packet_seen = (if self.first_packet_seen & ORIG_SEEN != 0 {
             RESP_SEEN
         } else {
@@ -431,13 +475,13 @@ impl TcpConn {
         }
         let no_reset = orig.state != TcpState::Reset && resp.state != TcpState::Reset;
         if !self.is_closed() {
-            if t.seq == conn_orig.start_seq as u32 {
+            if t.seq == conn_orig.start_seq {
                 return Reuse::No;
             }
             if !t.has(F::ACK)
                 && conn_orig.state == TcpState::SynAckSent
                 && resp.state == TcpState::Inactive
-                && t.seq == resp.start_seq as u32
+                && t.seq == resp.start_seq
             {
                 return Reuse::No;
             }
@@ -464,7 +508,7 @@ impl TcpConn {
             return Reuse::No;
         }
         if t.has(F::ACK) {
-            if let Some(p) = &self.pending_syn {
+            if let Some(p) = self.rare.as_ref().and_then(|r| r.pending_syn.as_ref()) {
                 let Transport::Tcp(ps) = &p.0.transport else {
                     return Reuse::No;
                 };
@@ -486,7 +530,7 @@ impl TcpConn {
                 Reuse::Stray
             };
         }
-        if t.seq == orig.start_seq as u32 {
+        if t.seq == orig.start_seq {
             return Reuse::No;
         }
         let answered = resp.state != TcpState::Inactive
@@ -523,7 +567,7 @@ impl TcpConn {
             // older connection carries that ACK's number instead (RFC 793
             // 3.4) and ends nothing of this attempt.
             if matches!(ep.state, TcpState::SynSent | TcpState::SynAckSent) {
-                let d = seq_delta(seq, ep.start_seq as u32);
+                let d = seq_delta(seq, ep.start_seq);
                 return (0..=1).contains(&d);
             }
             return true;
@@ -544,8 +588,12 @@ impl TcpConn {
 
     /// Records a bad checksum for the sender (`C`/`c`, scaled).
     pub fn checksum_error(&mut self, is_orig: bool, history: &mut History) {
-        let e = &mut self.ep[if is_orig { 0 } else { 1 }];
-        if e.reasm.ranges().checksum_errors.event() {
+        if self
+            .reasm(if is_orig { 0 } else { 1 })
+            .ranges()
+            .checksum_errors
+            .event()
+        {
             history.add(b'C', is_orig);
         }
     }
@@ -670,7 +718,7 @@ impl TcpConn {
             && !has(F::RST)
             && self.ep[p].state != TcpState::Closed
             && self.ep[e].state != TcpState::Reset
-            && self.ep[e].reasm.ranges().zero_windows.event()
+            && self.reasm(e).ranges().zero_windows.event()
         {
             ctx.history.add(b'W', e == 0);
         }
@@ -680,7 +728,7 @@ impl TcpConn {
         }
 
         if has(F::FIN) {
-            self.ep[e].fin_cnt += 1;
+            self.ep[e].fin_seen = true;
             self.ep[e].fin_seq = rel_seq.wrapping_add(seg_len as u64);
         }
         let mut stale_ack = false;
@@ -694,12 +742,11 @@ impl TcpConn {
             && !has(F::FIN)
             && self.ep[0].state == TcpState::SynSent
             && self.ep[1].state == TcpState::Inactive
-            && t.ack != (self.ep[0].start_seq as u32).wrapping_add(1)
+            && t.ack != (self.ep[0].start_seq).wrapping_add(1)
         {
             ctx.weirds.add("SYN_answered_by_stale_ACK");
-            if self.stale_ack_at == NO_STALE_ACK {
-                self.stale_ack_at = ctx.now;
-            }
+            let rare = self.rare.get_or_insert_with(Default::default);
+            rare.stale_ack_at.get_or_insert(ctx.now);
             stale_ack = ctx.strict;
         }
 
@@ -800,7 +847,7 @@ impl TcpConn {
                 }
             }
             TcpState::SynSent | TcpState::SynAckSent => {
-                if syn && seq != ep.start_seq as u32 {
+                if syn && seq != ep.start_seq {
                     ctx.weirds.add("SYN_seq_jump");
                     reinit(ep);
                 }
@@ -810,7 +857,7 @@ impl TcpConn {
                     if ep.raw_size() > 0 {
                         ctx.weirds.add("SYN_inside_connection");
                     }
-                    if seq != ep.start_seq as u32 {
+                    if seq != ep.start_seq {
                         ctx.weirds.add("SYN_seq_jump");
                     }
                     reinit(ep);
@@ -838,13 +885,13 @@ impl TcpConn {
         let syn_or_rst = flags & (F::SYN | F::RST) != 0;
         if syn_or_rst && !(-TOO_LARGE_SEQ_DELTA..=TOO_LARGE_SEQ_DELTA).contains(&delta) {
             // An untrusted jump.
-        } else if flags & F::FIN != 0 && ep.last_seq as i64 == ep.start_seq + 1 {
+        } else if flags & F::FIN != 0 && ep.last_seq as i64 == ep.start() + 1 {
             ep.update_last_seq(seq_end);
         } else if ep.state == TcpState::Reset {
             // Sequence numbers after a RST are not trusted.
         } else if delta > 0 {
             ep.update_last_seq(seq_end);
-        } else if len > 0 && ep.reasm.ranges().rxmits.event() {
+        } else if len > 0 && self.reasm(e).ranges().rxmits.event() {
             ctx.history.add(b'T', e == 0);
         }
         delta
@@ -890,16 +937,14 @@ impl TcpConn {
                         if has(F::ACK) {
                             let peer = &self.ep[p];
                             if !matches!(peer.state, Inactive | Partial) {
-                                let lo = peer.start_seq as u32;
+                                let lo = peer.start_seq;
                                 let inside = seq_delta(t.ack, lo) >= 0
                                     && seq_delta(peer.last_seq, t.ack) >= 0;
                                 if !inside {
                                     ctx.weirds.add("bad_SYN_ack");
                                 }
                             }
-                        } else if self.ep[p].state == SynAckSent
-                            && t.seq == self.ep[*e].start_seq as u32
-                        {
+                        } else if self.ep[p].state == SynAckSent && t.seq == self.ep[*e].start_seq {
                             // SYN/SYN-ACK reversal: flip and establish.
                             self.is_partial = false;
                             self.flip(ctx);
@@ -919,8 +964,8 @@ impl TcpConn {
                         if self.ep[p].state != Partial {
                             ctx.established = true;
                         }
-                        let at = std::mem::replace(&mut self.stale_ack_at, NO_STALE_ACK);
-                        if at != NO_STALE_ACK {
+                        let stale = self.rare.as_mut().and_then(|r| r.stale_ack_at.take());
+                        if let Some(at) = stale {
                             ctx.stale_delay = Some(ctx.now.micros() - at.micros());
                         }
                     }
@@ -1051,16 +1096,17 @@ impl TcpConn {
     fn ack_received(&mut self, x: usize, seq: u64, ctx: &mut TcpCtx) {
         let ep = &self.ep[x];
         let mut seq = seq;
-        if ep.fin_cnt > 0 && seq >= ep.fin_seq {
+        if ep.fin_seen && seq >= ep.fin_seq {
             seq = ep.fin_seq.wrapping_sub(1);
         }
-        if seq <= ep.reasm.trim_seq() {
+        let r = self.ranges(x);
+        if seq <= r.trim_seq {
             return;
         }
-        if seq > ep.reasm.last_reassem() {
+        if seq > r.last_reassem {
             self.undelivered(x, seq, ctx);
         }
-        self.ep[x].reasm.trim_blocks(seq);
+        self.reasm(x).trim_blocks(seq);
         self.check_eof(x, ctx);
     }
 
@@ -1071,11 +1117,13 @@ impl TcpConn {
             return;
         }
         let clean = self.ep[x].is_clean() && self.ep[1 - x].is_clean();
-        let ep = &mut self.ep[x];
-        if !ep.reasm_skip {
-            let mut cur = ep.reasm.last_reassem();
+        let skip = self.ep[x].reasm_skip;
+        let mut reasm = self.reasm(x);
+        if !skip {
+            let r = reasm.get();
+            let mut cur = r.last_reassem;
             let mut missing = 0u64;
-            for &(s, u) in ep.reasm.blocks() {
+            for &(s, u) in &r.blocks {
                 if u <= cur {
                     continue;
                 }
@@ -1091,19 +1139,20 @@ impl TcpConn {
                 missing += up_to - cur;
             }
             if missing > 0 && clean {
-                ep.reasm.ranges().missed += missing;
+                let r = reasm.ranges();
+                r.missed += missing;
                 // One gap event per hole; letters follow the scaled rule.
-                let holes = Self::count_holes(ep.reasm.blocks(), ep.reasm.last_reassem(), up_to);
+                let holes = Self::count_holes(&r.blocks, r.last_reassem, up_to);
                 for _ in 0..holes {
-                    if ep.reasm.ranges().gaps.event() {
+                    if r.gaps.event() {
                         ctx.history.add(b'G', x == 0);
                     }
                 }
             }
-            ep.reasm.set_last_reassem(cur);
+            reasm.set_last_reassem(cur);
         }
-        if up_to > ep.reasm.last_reassem() {
-            ep.reasm.set_last_reassem(up_to);
+        if up_to > reasm.get().last_reassem {
+            reasm.set_last_reassem(up_to);
         }
     }
 
@@ -1133,6 +1182,10 @@ impl TcpConn {
         if ep.reasm_skip {
             return;
         }
+        let mut reasm = Reassembler {
+            rare: &mut self.rare,
+            x: e,
+        };
         let ack = ep.to_relative(ep.ack_seq, ep.ack_wraps);
         let mut seq = seq;
         let upper = seq + len;
@@ -1142,21 +1195,21 @@ impl TcpConn {
             }
             seq = ack;
         }
-        ep.reasm.insert(seq, upper);
+        reasm.insert(seq, upper);
         // Delivered data is kept until acked, unless nothing was ever acked
         // and the endpoint has sent more than an initial window.
         if ep.no_data_acked() && ep.raw_size() > MAX_INITIAL_WINDOW {
-            let lr = ep.reasm.last_reassem();
-            ep.reasm.trim_blocks(lr);
+            let lr = reasm.get().last_reassem;
+            reasm.trim_blocks(lr);
         }
-        if ep.no_data_acked() && ep.reasm.undelivered_bytes() > MAX_ABOVE_HOLE_WITHOUT_ACKS {
+        if ep.no_data_acked() && reasm.get().undelivered_bytes() > MAX_ABOVE_HOLE_WITHOUT_ACKS {
             ctx.weirds.add("above_hole_data_without_any_acks");
-            ep.reasm.clear_blocks();
+            reasm.clear_blocks();
             ep.reasm_skip = true;
         }
-        if ep.reasm.data_size() > EXCESSIVE_DATA_WITHOUT_ACKS {
+        if reasm.get().data_size() > EXCESSIVE_DATA_WITHOUT_ACKS {
             ctx.weirds.add("excessive_data_without_further_acks");
-            ep.reasm.clear_blocks();
+            reasm.clear_blocks();
             ep.reasm_skip = true;
         }
     }
@@ -1166,7 +1219,7 @@ impl TcpConn {
         if ep.reasm_skip {
             return false;
         }
-        let delivered = ep.start_seq.wrapping_add(ep.reasm.last_reassem() as i64) as u64;
+        let delivered = ep.start().wrapping_add(self.ranges(x).last_reassem as i64) as u64;
         let last = full_seq(ep.last_seq, ep.seq_wraps);
         if last < delivered {
             return false;
@@ -1174,13 +1227,13 @@ impl TcpConn {
         if delivered != last.wrapping_sub(1) && delivered != last {
             return true;
         }
-        ep.state != TcpState::Reset && self.ep[1 - x].reasm.has_blocks()
+        ep.state != TcpState::Reset && self.ranges(1 - x).has_blocks()
     }
 
     fn check_eof(&mut self, x: usize, ctx: &mut TcpCtx) {
         let ep = &self.ep[x];
         if !ep.did_eof
-            && (ep.fin_cnt > 0 || matches!(ep.state, TcpState::Closed | TcpState::Reset))
+            && (ep.fin_seen || matches!(ep.state, TcpState::Closed | TcpState::Reset))
             && !self.data_pending(x)
         {
             self.ep[x].did_eof = true;
@@ -1288,7 +1341,7 @@ impl TcpConn {
     }
 
     pub fn missed_bytes(&self) -> u64 {
-        self.ep[0].reasm.missed() + self.ep[1].reasm.missed()
+        self.ranges(0).missed + self.ranges(1).missed
     }
 
     pub fn states(&self) -> (TcpState, TcpState) {
