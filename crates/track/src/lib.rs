@@ -1616,7 +1616,7 @@ mod size_guard {
             size_of::<Option<super::Conn>>()
         );
         assert!(
-            size_of::<super::tcp::TcpConn>() <= 144,
+            size_of::<super::tcp::TcpConn>() <= 120,
             "{}",
             size_of::<super::tcp::TcpConn>()
         );

@@ -140,6 +140,17 @@ impl Default for Rare {
     }
 }
 
+/// What a TCP connection keeps of each role once either side sent a FIN,
+/// in an allocation made then: the relative sequence just past the FIN
+/// octet, and that of the last FIN (a repeated `F` is recorded only at a
+/// new one). An open connection, or one ended by a RST, pays one pointer
+/// for it; one closed by FINs holds it only until it is removed.
+#[derive(Clone, Copy, Debug, Default)]
+struct CloseMarks {
+    fin_seq: u64,
+    hist_last_fin: u64,
+}
+
 /// One direction's ranges, as a view of `TcpConn::rare`: reads see the
 /// empty ranges while nothing is allocated, and only a write that changes
 /// something allocates.
@@ -233,11 +244,11 @@ pub(crate) struct Endpoint {
     ack_wraps: u32,
     /// A FIN was seen (Zeek counts them, and asks only whether any was).
     fin_seen: bool,
-    /// Relative sequence just past the FIN octet.
-    fin_seq: u64,
     pub did_close: bool,
+    /// Relative sequences of the last SYN and RST (a repeated `S`/`H` or
+    /// `R` is recorded only at a new one); the last FIN's is in
+    /// `CloseMarks`.
     hist_last_syn: u64,
-    hist_last_fin: u64,
     hist_last_rst: u64,
     /// Gave up on this direction's ranges (too much data without acks).
     reasm_skip: bool,
@@ -397,6 +408,8 @@ pub(crate) struct TcpConn {
     /// Ranges, rare counters, stale-ACK time and stray SYN, allocated on
     /// first use.
     rare: Option<Box<Rare>>,
+    /// FIN sequence marks by role, allocated on the first FIN.
+    close: Option<Box<[CloseMarks; 2]>>,
 }
 
 const ORIG_SEEN: u8 = 1;
@@ -408,6 +421,17 @@ impl TcpConn {
             is_active: true,
             ..Default::default()
         }
+    }
+
+    /// Role `x`'s FIN marks (zero while none were allocated).
+    fn marks(&self, x: usize) -> CloseMarks {
+        self.close
+            .as_deref()
+            .map_or(CloseMarks::default(), |c| c[x])
+    }
+
+    fn marks_mut(&mut self, x: usize) -> &mut CloseMarks {
+        &mut self.close.get_or_insert_with(Default::default)[x]
     }
 
     /// Endpoint `x`'s ranges (the empty ones while none were allocated).
@@ -446,6 +470,9 @@ impl TcpConn {
         self.ep.swap(0, 1);
         if let Some(r) = &mut self.rare {
             r.ranges.swap(0, 1);
+        }
+        if let Some(c) = &mut self.close {
+            c.swap(0, 1);
         }
         self.first_packet_seen = (if self.first_packet_seen & ORIG_SEEN != 0 {
             RESP_SEEN
@@ -640,11 +667,12 @@ impl TcpConn {
             }
             if fin {
                 let at = rel_seq.wrapping_add(len as u64);
-                if self.record_letter(e, Letter::Fin, b'F', ctx) && at != self.ep[*e].hist_last_fin
+                if self.record_letter(e, Letter::Fin, b'F', ctx)
+                    && at != self.marks(*e).hist_last_fin
                 {
                     ctx.history.add(b'F', *e == 0);
                 }
-                self.ep[*e].hist_last_fin = at;
+                self.marks_mut(*e).hist_last_fin = at;
             }
             if rst {
                 if self.record_letter(e, Letter::Rst, b'R', ctx)
@@ -729,7 +757,7 @@ impl TcpConn {
 
         if has(F::FIN) {
             self.ep[e].fin_seen = true;
-            self.ep[e].fin_seq = rel_seq.wrapping_add(seg_len as u64);
+            self.marks_mut(e).fin_seq = rel_seq.wrapping_add(seg_len as u64);
         }
         let mut stale_ack = false;
         // A SYN answered by a bare ACK that does not acknowledge it: the
@@ -1094,10 +1122,12 @@ impl TcpConn {
 
     /// The peer acknowledged endpoint `x` up to relative sequence `seq`.
     fn ack_received(&mut self, x: usize, seq: u64, ctx: &mut TcpCtx) {
-        let ep = &self.ep[x];
         let mut seq = seq;
-        if ep.fin_seen && seq >= ep.fin_seq {
-            seq = ep.fin_seq.wrapping_sub(1);
+        if self.ep[x].fin_seen {
+            let fin_seq = self.marks(x).fin_seq;
+            if seq >= fin_seq {
+                seq = fin_seq.wrapping_sub(1);
+            }
         }
         let r = self.ranges(x);
         if seq <= r.trim_seq {
