@@ -1006,7 +1006,10 @@ impl Tracker {
         Some(self.tcp_segment(idx, m, t))
     }
 
-    /// Runs a TCP segment through its connection's machine.
+    /// Runs a TCP segment through its connection's machine. Inlined into
+    /// `tcp_packet`, with the machine, for the same reason as
+    /// `TcpConn::process`.
+    #[inline(always)]
     fn tcp_segment(&mut self, idx: u32, m: &PacketMeta, t: &quartet_decode::TcpMeta) -> u32 {
         let slot = idx as usize;
         let gen = self.slots[slot].gen;

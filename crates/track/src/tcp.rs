@@ -66,10 +66,11 @@ fn full_seq(seq: u32, wraps: u32) -> u64 {
 /// Byte ranges of one direction's stream in relative sequence space (the
 /// first data byte is 1), buffered until the peer acknowledges them (§4.7),
 /// and the counters of what only some directions see (retransmissions,
-/// zero windows, content gaps, bad checksums). Kept in `Rare`, allocated
-/// when either direction first carries data or first counts one of those:
-/// a connection that never does (a scan, a handshake, an idle session)
-/// pays one pointer for both.
+/// zero windows, content gaps, bad checksums) and the sequence marks of its
+/// FIN. Kept in `Rare`, allocated when either direction first carries
+/// data, sends a FIN or counts one of those: a connection that never does
+/// (a scan, a handshake, an idle session, one ended by a RST) pays one
+/// pointer for both.
 #[derive(Clone, Debug)]
 struct Ranges {
     /// Everything below has been delivered or declared missing.
@@ -80,6 +81,10 @@ struct Ranges {
     blocks: Vec<(u64, u64)>,
     /// Content gaps counted for this direction (`missed_bytes`).
     missed: u64,
+    /// Relative sequence just past the FIN octet, and that of the last FIN
+    /// (a repeated `F` is recorded only at a new one).
+    fin_seq: u64,
+    hist_last_fin: u64,
     checksum_errors: Scaled,
     rxmits: Scaled,
     zero_windows: Scaled,
@@ -95,6 +100,8 @@ impl Ranges {
         trim_seq: 1,
         blocks: Vec::new(),
         missed: 0,
+        fin_seq: 0,
+        hist_last_fin: 0,
         checksum_errors: Scaled::ZERO,
         rxmits: Scaled::ZERO,
         zero_windows: Scaled::ZERO,
@@ -138,17 +145,6 @@ impl Default for Rare {
             pending_syn: None,
         }
     }
-}
-
-/// What a TCP connection keeps of each role once either side sent a FIN,
-/// in an allocation made then: the relative sequence just past the FIN
-/// octet, and that of the last FIN (a repeated `F` is recorded only at a
-/// new one). An open connection, or one ended by a RST, pays one pointer
-/// for it; one closed by FINs holds it only until it is removed.
-#[derive(Clone, Copy, Debug, Default)]
-struct CloseMarks {
-    fin_seq: u64,
-    hist_last_fin: u64,
 }
 
 /// One direction's ranges, as a view of `TcpConn::rare`: reads see the
@@ -246,8 +242,7 @@ pub(crate) struct Endpoint {
     fin_seen: bool,
     pub did_close: bool,
     /// Relative sequences of the last SYN and RST (a repeated `S`/`H` or
-    /// `R` is recorded only at a new one); the last FIN's is in
-    /// `CloseMarks`.
+    /// `R` is recorded only at a new one); the last FIN's is in `Ranges`.
     hist_last_syn: u64,
     hist_last_rst: u64,
     /// Gave up on this direction's ranges (too much data without acks).
@@ -408,8 +403,6 @@ pub(crate) struct TcpConn {
     /// Ranges, rare counters, stale-ACK time and stray SYN, allocated on
     /// first use.
     rare: Option<Box<Rare>>,
-    /// FIN sequence marks by role, allocated on the first FIN.
-    close: Option<Box<[CloseMarks; 2]>>,
 }
 
 const ORIG_SEEN: u8 = 1;
@@ -421,17 +414,6 @@ impl TcpConn {
             is_active: true,
             ..Default::default()
         }
-    }
-
-    /// Role `x`'s FIN marks (zero while none were allocated).
-    fn marks(&self, x: usize) -> CloseMarks {
-        self.close
-            .as_deref()
-            .map_or(CloseMarks::default(), |c| c[x])
-    }
-
-    fn marks_mut(&mut self, x: usize) -> &mut CloseMarks {
-        &mut self.close.get_or_insert_with(Default::default)[x]
     }
 
     /// Endpoint `x`'s ranges (the empty ones while none were allocated).
@@ -470,9 +452,6 @@ impl TcpConn {
         self.ep.swap(0, 1);
         if let Some(r) = &mut self.rare {
             r.ranges.swap(0, 1);
-        }
-        if let Some(c) = &mut self.close {
-            c.swap(0, 1);
         }
         self.first_packet_seen = (if self.first_packet_seen & ORIG_SEEN != 0 {
             RESP_SEEN
@@ -668,11 +647,11 @@ impl TcpConn {
             if fin {
                 let at = rel_seq.wrapping_add(len as u64);
                 if self.record_letter(e, Letter::Fin, b'F', ctx)
-                    && at != self.marks(*e).hist_last_fin
+                    && at != self.ranges(*e).hist_last_fin
                 {
                     ctx.history.add(b'F', *e == 0);
                 }
-                self.marks_mut(*e).hist_last_fin = at;
+                self.reasm(*e).ranges().hist_last_fin = at;
             }
             if rst {
                 if self.record_letter(e, Letter::Rst, b'R', ctx)
@@ -691,6 +670,11 @@ impl TcpConn {
 
     /// Handles one TCP packet whose header and checksum are valid (§4.1
     /// steps 4–14). `is_orig` is the sender's role before the packet.
+    ///
+    /// Always inlined into its one caller (`Tracker::tcp_segment`): left to
+    /// itself LLVM stops inlining it as the machine grows, and the call
+    /// costs about 40 instructions a TCP packet (callgrind, mix).
+    #[inline(always)]
     pub fn process(&mut self, is_orig: bool, t: &TcpMeta, ctx: &mut TcpCtx) {
         let flags = t.flags;
         let has = |f: u8| flags & f != 0;
@@ -757,7 +741,7 @@ impl TcpConn {
 
         if has(F::FIN) {
             self.ep[e].fin_seen = true;
-            self.marks_mut(e).fin_seq = rel_seq.wrapping_add(seg_len as u64);
+            self.reasm(e).ranges().fin_seq = rel_seq.wrapping_add(seg_len as u64);
         }
         let mut stale_ack = false;
         // A SYN answered by a bare ACK that does not acknowledge it: the
@@ -1124,7 +1108,7 @@ impl TcpConn {
     fn ack_received(&mut self, x: usize, seq: u64, ctx: &mut TcpCtx) {
         let mut seq = seq;
         if self.ep[x].fin_seen {
-            let fin_seq = self.marks(x).fin_seq;
+            let fin_seq = self.ranges(x).fin_seq;
             if seq >= fin_seq {
                 seq = fin_seq.wrapping_sub(1);
             }
