@@ -286,8 +286,9 @@ struct Conn {
     history: History,
     state: ProtoState,
     extras: Option<Box<Extras>>,
-    /// Bumped to cancel every pending analyzer timer at once.
-    epoch: u32,
+    /// Bumped to cancel every pending analyzer timer at once (at most
+    /// twice in a connection's life, see `TcpCtx::cancel_timers`).
+    epoch: u8,
     /// Outer and inner VLAN id of the first packet (`NO_VLAN`: none).
     vlan: [u16; 2],
     inactivity: Inactivity,
@@ -1619,7 +1620,7 @@ mod size_guard {
             size_of::<Option<super::Conn>>()
         );
         assert!(
-            size_of::<super::tcp::TcpConn>() <= 120,
+            size_of::<super::tcp::TcpConn>() <= 112,
             "{}",
             size_of::<super::tcp::TcpConn>()
         );

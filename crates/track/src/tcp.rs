@@ -347,7 +347,7 @@ pub(crate) struct TcpCtx<'a> {
     pub slot: u32,
     pub gen: u32,
     /// Analyzer-timer epoch of the connection; bumping it cancels them.
-    pub epoch: &'a mut u32,
+    pub epoch: &'a mut u8,
     pub weirds: &'a mut Weirds,
     /// Number of role flips done while handling the packet.
     pub flips: u32,
@@ -369,8 +369,13 @@ impl TcpCtx<'_> {
             .schedule(due, self.slot, self.gen, kind, *self.epoch);
     }
 
+    /// Cancels the pending analyzer timers. Called only when a close
+    /// completes, right after an endpoint's `did_close` is first set
+    /// (`connection_closed`), so at most twice per connection: the epoch
+    /// stays far below the `timer::EPOCHS` an entry can carry.
     fn cancel_timers(&mut self) {
-        *self.epoch = self.epoch.wrapping_add(1);
+        debug_assert!(*self.epoch + 1 < crate::timer::EPOCHS);
+        *self.epoch += 1;
     }
 }
 

@@ -67,13 +67,14 @@
 //! # Memory
 //!
 //! Buckets are chains of 32-entry chunks in one slab (`Vec<Chunk>` with a
-//! free list). An entry is 16 bytes (`slot`, `gen`, `epoch`, the low 32
-//! bits of the due key) plus its kind in a parallel byte array: 17 bytes
-//! per pending entry (17.25 with the chunk header), and at most one partly
-//! filled chunk (552 bytes) per non-empty bucket. 32 bits of the key are
+//! free list). An entry is 12 bytes (`slot`, `gen`, the low 32 bits of
+//! the due key) plus a tag byte in a parallel array (its kind, and its
+//! analyzer epoch, which a connection bumps at most twice): 13 bytes per
+//! pending entry (13.25 with the chunk header), and at most one partly
+//! filled chunk (424 bytes) per non-empty bucket. 32 bits of the key are
 //! enough: in a bucket the bits from its width up are those of the bucket's
-//! start, and its width is at most 2^32 µs. `slot`, `gen` and `epoch` are
-//! kept whole. Entries in `run` (one 256 µs block), `early` and `far` (rare)
+//! start, and its width is at most 2^32 µs. `slot` and `gen` are kept
+//! whole. Entries in `run` (one 256 µs block), `early` and `far` (rare)
 //! take 32 bytes. `peek_due` returns a cached exact minimum (each bucket
 //! keeps the smallest key appended to it), which every operation updates
 //! in O(1).
@@ -99,6 +100,14 @@ pub(crate) enum TimerKind {
 }
 
 impl TimerKind {
+    const ALL: [TimerKind; 5] = [
+        TimerKind::Inactivity,
+        TimerKind::Expire,
+        TimerKind::Attempt,
+        TimerKind::Delete,
+        TimerKind::DnsExpire,
+    ];
+
     /// Analyzer timers are cancelled together when a TCP close completes;
     /// the inactivity timer belongs to the connection and survives.
     pub(crate) fn is_analyzer(self) -> bool {
@@ -118,7 +127,30 @@ pub(crate) struct Entry {
     pub slot: u32,
     pub gen: u32,
     pub kind: TimerKind,
-    pub epoch: u32,
+    pub epoch: u8,
+}
+
+/// Analyzer epochs an entry can carry: `0..EPOCHS`.
+pub(crate) const EPOCHS: u8 = 32;
+
+/// An entry's kind and analyzer epoch in one byte, kept beside its item:
+/// the kind in the low 3 bits, the epoch in the high 5.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Tag(u8);
+
+impl Tag {
+    fn new(kind: TimerKind, epoch: u8) -> Tag {
+        debug_assert!(epoch < EPOCHS);
+        Tag(kind as u8 | epoch << 3)
+    }
+
+    fn kind(self) -> TimerKind {
+        TimerKind::ALL[(self.0 & 7) as usize % TimerKind::ALL.len()]
+    }
+
+    fn epoch(self) -> u8 {
+        self.0 >> 3
+    }
 }
 
 /// Low bits of the key resolved by sorting `run` (its block is 256 µs).
@@ -158,20 +190,19 @@ const fn width_bits(level: usize) -> u32 {
     RUN_BITS + LEVEL_BITS * level as u32
 }
 
-/// A wheel entry without its kind (kept beside it in the chunk).
+/// A wheel entry without its tag (kept beside it in the chunk).
 #[derive(Clone, Copy, Default)]
 struct Item {
     /// Low 32 bits of the due key.
     lo: u32,
     slot: u32,
     gen: u32,
-    epoch: u32,
 }
 
 #[derive(Clone)]
 struct Chunk {
     items: [Item; CHUNK],
-    kinds: [TimerKind; CHUNK],
+    tags: [Tag; CHUNK],
     len: u32,
     /// Next chunk of the list (or of the free list).
     next: u32,
@@ -214,7 +245,7 @@ impl Bucket {
 struct Due {
     key: u64,
     item: Item,
-    kind: TimerKind,
+    tag: Tag,
 }
 
 /// An entry of the `early` and `far` heaps, ordered by `(key, seq)`
@@ -225,8 +256,7 @@ struct Wide {
     seq: u64,
     slot: u32,
     gen: u32,
-    epoch: u32,
-    kind: TimerKind,
+    tag: u8,
 }
 
 /// The earliest bucket, or `far` block.
@@ -310,9 +340,10 @@ impl TimerQueue {
         slot: u32,
         gen: u32,
         kind: TimerKind,
-        epoch: u32,
+        epoch: u8,
     ) {
         let k = key(due);
+        let tag = Tag::new(kind, epoch);
         if self.len == 0 {
             // Nothing pending: restart the wheel at the present (or at the
             // entry, if it is earlier or no time was seen yet).
@@ -329,15 +360,14 @@ impl TimerQueue {
             lo: k as u32,
             slot,
             gen,
-            epoch,
         };
         let start = if k < self.cur || diff >> NEAR_BITS != 0 {
-            self.schedule_wide(k, item, kind)
+            self.schedule_wide(k, item, tag)
         } else if diff >> RUN_BITS == 0 {
-            self.insert_run(k, item, kind);
+            self.insert_run(k, item, tag);
             k
         } else {
-            self.place(k, item, kind)
+            self.place(k, item, tag)
         };
         self.next_event = self.next_event.min(start);
     }
@@ -363,7 +393,7 @@ impl TimerQueue {
             self.early.pop();
             self.len -= 1;
             self.refresh();
-            return Some(self.entry(w.key, w.slot, w.gen, w.kind, w.epoch));
+            return Some(self.entry(w.key, w.slot, w.gen, Tag(w.tag)));
         }
         if self.run_pos == self.run.len() {
             self.catch_up(nk);
@@ -376,7 +406,7 @@ impl TimerQueue {
                     self.run_pos = 0;
                 }
                 self.len -= 1;
-                Some(self.entry(d.key, d.item.slot, d.item.gen, d.kind, d.item.epoch))
+                Some(self.entry(d.key, d.item.slot, d.item.gen, d.tag))
             }
             _ => None,
         };
@@ -418,14 +448,14 @@ impl TimerQueue {
 
     /// Keeps only the entries `live` accepts, in their order.
     fn retain(&mut self, live: &mut impl FnMut(&Entry) -> bool) {
-        let mut keep = |k: u64, item: &Item, kind: TimerKind| {
+        let mut keep = |k: u64, item: &Item, tag: Tag| {
             live(&Entry {
                 due: time(k),
                 seq: 0,
                 slot: item.slot,
                 gen: item.gen,
-                kind,
-                epoch: item.epoch,
+                kind: tag.kind(),
+                epoch: tag.epoch(),
             })
         };
         let mut kept = 0usize;
@@ -433,15 +463,15 @@ impl TimerQueue {
             lo: w.key as u32,
             slot: w.slot,
             gen: w.gen,
-            epoch: w.epoch,
         };
         self.early
-            .retain(|Reverse(w)| keep(w.key, &wide(w), w.kind));
-        self.far.retain(|Reverse(w)| keep(w.key, &wide(w), w.kind));
+            .retain(|Reverse(w)| keep(w.key, &wide(w), Tag(w.tag)));
+        self.far
+            .retain(|Reverse(w)| keep(w.key, &wide(w), Tag(w.tag)));
         kept += self.early.len() + self.far.len();
         let run: Vec<Due> = self.run[self.run_pos..]
             .iter()
-            .filter(|d| keep(d.key, &d.item, d.kind))
+            .filter(|d| keep(d.key, &d.item, d.tag))
             .copied()
             .collect();
         kept += run.len();
@@ -463,8 +493,8 @@ impl TimerQueue {
                     self.release(c);
                     for i in 0..(chunk.len as usize).min(CHUNK) {
                         let k = start | (u64::from(chunk.items[i].lo) & low_mask(shift));
-                        if keep(k, &chunk.items[i], chunk.kinds[i]) {
-                            list = self.push(list, chunk.items[i], chunk.kinds[i]);
+                        if keep(k, &chunk.items[i], chunk.tags[i]) {
+                            list = self.push(list, chunk.items[i], chunk.tags[i]);
                             min = min.min(k);
                             kept += 1;
                         }
@@ -498,7 +528,7 @@ impl TimerQueue {
         self.len = 0;
     }
 
-    fn entry(&mut self, k: u64, slot: u32, gen: u32, kind: TimerKind, epoch: u32) -> Entry {
+    fn entry(&mut self, k: u64, slot: u32, gen: u32, tag: Tag) -> Entry {
         let seq = self.popped;
         self.popped += 1;
         Entry {
@@ -506,22 +536,21 @@ impl TimerQueue {
             seq,
             slot,
             gen,
-            kind,
-            epoch,
+            kind: tag.kind(),
+            epoch: tag.epoch(),
         }
     }
 
     /// Puts an entry in `early` or `far`; returns the key from which
     /// `pop_due` has to look at it.
     #[cold]
-    fn schedule_wide(&mut self, k: u64, item: Item, kind: TimerKind) -> u64 {
+    fn schedule_wide(&mut self, k: u64, item: Item, tag: Tag) -> u64 {
         let wide = Wide {
             key: k,
             seq: self.wide_seq,
             slot: item.slot,
             gen: item.gen,
-            epoch: item.epoch,
-            kind,
+            tag: tag.0,
         };
         self.wide_seq += 1;
         if k < self.cur {
@@ -536,15 +565,15 @@ impl TimerQueue {
     /// Schedules an entry in `cur`'s block: after the pending entries of
     /// `run` due at or before it.
     #[cold]
-    fn insert_run(&mut self, k: u64, item: Item, kind: TimerKind) {
+    fn insert_run(&mut self, k: u64, item: Item, tag: Tag) {
         let at = self.run_pos + self.run[self.run_pos..].partition_point(|d| d.key <= k);
-        self.run.insert(at, Due { key: k, item, kind });
+        self.run.insert(at, Due { key: k, item, tag });
     }
 
     /// Puts an entry due at `k` (after `cur`'s 256 µs block, in the same
     /// 2^40 µs block) in its bucket; returns the start of the bucket.
     #[inline(always)]
-    fn place(&mut self, k: u64, item: Item, kind: TimerKind) -> u64 {
+    fn place(&mut self, k: u64, item: Item, tag: Tag) -> u64 {
         let diff = k ^ self.cur;
         debug_assert!(k > self.cur && diff >> NEAR_BITS == 0 && diff >> RUN_BITS != 0);
         let level = ((63 - diff.leading_zeros() - RUN_BITS) / LEVEL_BITS) as usize % LEVELS;
@@ -560,13 +589,13 @@ impl TimerQueue {
         } else if k < bucket.min {
             bucket.min = k;
         }
-        self.buckets[level][slot].list = self.push(list, item, kind);
+        self.buckets[level][slot].list = self.push(list, item, tag);
         k & !low_mask(shift)
     }
 
     /// Appends to a list; returns the updated list.
     #[inline(always)]
-    fn push(&mut self, mut list: List, item: Item, kind: TimerKind) -> List {
+    fn push(&mut self, mut list: List, item: Item, tag: Tag) -> List {
         if list.tail == NIL || self.chunks[list.tail as usize].len as usize == CHUNK {
             let c = self.alloc();
             if list.tail == NIL {
@@ -579,7 +608,7 @@ impl TimerQueue {
         let chunk = &mut self.chunks[list.tail as usize];
         let i = chunk.len as usize % CHUNK;
         chunk.items[i] = item;
-        chunk.kinds[i] = kind;
+        chunk.tags[i] = tag;
         chunk.len += 1;
         list
     }
@@ -599,7 +628,7 @@ impl TimerQueue {
             .expect("timer queue: too many chunks");
         self.chunks.push(Chunk {
             items: [Item::default(); CHUNK],
-            kinds: [TimerKind::Inactivity; CHUNK],
+            tags: [Tag(0); CHUNK],
             len: 0,
             next: NIL,
         });
@@ -681,10 +710,10 @@ impl TimerQueue {
                     self.run.push(Due {
                         key: k,
                         item,
-                        kind: chunk.kinds[i],
+                        tag: chunk.tags[i],
                     });
                 } else {
-                    self.place(k, item, chunk.kinds[i]);
+                    self.place(k, item, chunk.tags[i]);
                 }
             }
             c = chunk.next;
@@ -709,17 +738,16 @@ impl TimerQueue {
                 lo: w.key as u32,
                 slot: w.slot,
                 gen: w.gen,
-                epoch: w.epoch,
             };
             if (w.key ^ start) >> RUN_BITS == 0 {
                 // In key order already.
                 self.run.push(Due {
                     key: w.key,
                     item,
-                    kind: w.kind,
+                    tag: Tag(w.tag),
                 });
             } else {
-                self.place(w.key, item, w.kind);
+                self.place(w.key, item, Tag(w.tag));
             }
         }
     }
@@ -770,10 +798,10 @@ mod differential {
         next_seq: u64,
     }
 
-    type Fired = (Timestamp, u32, u32, TimerKind, u32);
+    type Fired = (Timestamp, u32, u32, TimerKind, u8);
 
     impl Reference {
-        fn schedule(&mut self, due: Timestamp, slot: u32, gen: u32, kind: TimerKind, epoch: u32) {
+        fn schedule(&mut self, due: Timestamp, slot: u32, gen: u32, kind: TimerKind, epoch: u8) {
             self.heap
                 .push(Reverse((due, self.next_seq, (due, slot, gen, kind, epoch))));
             self.next_seq += 1;
@@ -849,9 +877,9 @@ mod differential {
             self.slot = self.slot.wrapping_add(1);
             let gen = rng.next() as u32;
             let epoch = if rng.below(4) == 0 {
-                u32::MAX - rng.below(3) as u32
+                EPOCHS - 1 - rng.below(3) as u8
             } else {
-                rng.next() as u32
+                rng.below(EPOCHS as u64) as u8
             };
             let kind = KINDS[rng.below(5) as usize];
             self.q.schedule(due, self.slot, gen, kind, epoch);
@@ -1123,9 +1151,9 @@ mod differential {
 
     #[test]
     fn memory_per_entry() {
-        // 16 bytes of item plus the kind byte, in 32-entry chunks.
-        assert_eq!(std::mem::size_of::<Item>(), 16);
-        assert!(std::mem::size_of::<Chunk>() <= CHUNK * 17 + 8);
+        // 12 bytes of item plus the tag byte, in 32-entry chunks.
+        assert_eq!(std::mem::size_of::<Item>(), 12);
+        assert!(std::mem::size_of::<Chunk>() <= CHUNK * 13 + 8);
         // Chunks are recycled: a steady state does not grow the slab.
         let mut q = TimerQueue::default();
         let mut now = 1_700_000_000 * SECOND;
