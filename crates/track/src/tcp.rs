@@ -227,10 +227,29 @@ impl Reassembler<'_> {
     }
 }
 
+/// `Endpoint::flags`: a FIN was seen (Zeek counts them, and asks only
+/// whether any was).
+const FIN_SEEN: u8 = 1;
+const DID_CLOSE: u8 = 2;
+/// Gave up on this direction's ranges (too much data without acks).
+const REASM_SKIP: u8 = 4;
+const DID_EOF: u8 = 8;
+/// The last advertised window came in a SYN (never scaled).
+const WINDOW_FROM_SYN: u8 = 16;
+
+/// One side of a TCP connection: 28 bytes (the flags in one byte, the last
+/// SYN and RST sequence marks in `TcpConn`), so that the whole machine is a
+/// 104-byte allocation.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Endpoint {
     pub state: TcpState,
     pub prev_state: TcpState,
+    /// `FIN_SEEN`, `DID_CLOSE`, `REASM_SKIP`, `DID_EOF`, `WINDOW_FROM_SYN`.
+    flags: u8,
+    /// Window scale option of this endpoint's SYN, and the last advertised
+    /// window (raw), for the strict model's RST check.
+    syn_wscale: Option<u8>,
+    window: u16,
     /// The ISN as Zeek keeps it (a 64-bit field, only ever set from a
     /// 32-bit sequence number).
     start_seq: u32,
@@ -238,24 +257,21 @@ pub(crate) struct Endpoint {
     ack_seq: u32,
     seq_wraps: u32,
     ack_wraps: u32,
-    /// A FIN was seen (Zeek counts them, and asks only whether any was).
-    fin_seen: bool,
-    pub did_close: bool,
-    /// Relative sequences of the last SYN and RST (a repeated `S`/`H` or
-    /// `R` is recorded only at a new one); the last FIN's is in `Ranges`.
-    hist_last_syn: u64,
-    hist_last_rst: u64,
-    /// Gave up on this direction's ranges (too much data without acks).
-    reasm_skip: bool,
-    did_eof: bool,
-    /// Window scale option of this endpoint's SYN, and the last advertised
-    /// window (raw), for the strict model's RST check.
-    syn_wscale: Option<u8>,
-    window: u16,
-    window_from_syn: bool,
 }
 
 impl Endpoint {
+    fn flag(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+
+    fn set_flag(&mut self, f: u8, on: bool) {
+        if on {
+            self.flags |= f;
+        } else {
+            self.flags &= !f;
+        }
+    }
+
     fn init_start(&mut self, seq: u32) {
         self.start_seq = seq;
     }
@@ -312,7 +328,7 @@ impl Endpoint {
         if size != 0 {
             size = size.wrapping_sub(1);
         }
-        if self.fin_seen && size != 0 {
+        if self.flag(FIN_SEEN) && size != 0 {
             size = size.wrapping_sub(1);
         }
         size
@@ -334,7 +350,7 @@ impl Endpoint {
     }
 
     fn is_active(&self) -> bool {
-        self.state != TcpState::Inactive && !self.did_close
+        self.state != TcpState::Inactive && !self.flag(DID_CLOSE)
     }
 }
 
@@ -370,7 +386,7 @@ impl TcpCtx<'_> {
     }
 
     /// Cancels the pending analyzer timers. Called only when a close
-    /// completes, right after an endpoint's `did_close` is first set
+    /// completes, right after an endpoint's `DID_CLOSE` flag is first set
     /// (`connection_closed`), so at most twice per connection: the epoch
     /// stays far below the `timer::EPOCHS` an entry can carry.
     fn cancel_timers(&mut self) {
@@ -405,6 +421,11 @@ pub(crate) struct TcpConn {
     is_active: bool,
     /// A RST came after the FIN exchange: no TIME_WAIT remains.
     reset_after_close: bool,
+    /// By role: relative sequences of the last SYN and RST (a repeated
+    /// `S`/`H` or `R` is recorded only at a new one; the last FIN's is in
+    /// `Ranges`).
+    hist_last_syn: [u64; 2],
+    hist_last_rst: [u64; 2],
     /// Ranges, rare counters, stale-ACK time and stray SYN, allocated on
     /// first use.
     rare: Option<Box<Rare>>,
@@ -445,16 +466,18 @@ impl TcpConn {
     }
 
     pub fn is_closed(&self) -> bool {
-        self.ep[0].did_close || self.ep[1].did_close
+        self.ep[0].flag(DID_CLOSE) || self.ep[1].flag(DID_CLOSE)
     }
 
     fn both_closed(&self) -> bool {
-        self.ep[0].did_close && self.ep[1].did_close
+        self.ep[0].flag(DID_CLOSE) && self.ep[1].flag(DID_CLOSE)
     }
 
     /// Swaps roles (§3.4).
     fn flip(&mut self, ctx: &mut TcpCtx) {
         self.ep.swap(0, 1);
+        self.hist_last_syn.swap(0, 1);
+        self.hist_last_rst.swap(0, 1);
         if let Some(r) = &mut self.rare {
             r.ranges.swap(0, 1);
         }
@@ -560,7 +583,7 @@ impl TcpConn {
             && self
                 .ep
                 .iter()
-                .all(|e| e.did_close && e.state == TcpState::Closed);
+                .all(|e| e.flag(DID_CLOSE) && e.state == TcpState::Closed);
         fin_closed.then(|| [self.ep[0].last_seq, self.ep[1].last_seq])
     }
 
@@ -584,7 +607,7 @@ impl TcpConn {
             return true;
         }
         // Windows in SYNs are never scaled (RFC 7323 2.2).
-        let scale = match (ep.syn_wscale, peer.syn_wscale, peer.window_from_syn) {
+        let scale = match (ep.syn_wscale, peer.syn_wscale, peer.flag(WINDOW_FROM_SYN)) {
             (Some(_), Some(ps), false) => ps.min(14) as u32,
             _ => 0,
         };
@@ -643,11 +666,11 @@ impl TcpConn {
             if syn {
                 let code = if flags & F::ACK != 0 { b'H' } else { b'S' };
                 if self.record_letter(e, Letter::Syn, code, ctx)
-                    && rel_seq != self.ep[*e].hist_last_syn
+                    && rel_seq != self.hist_last_syn[*e]
                 {
                     ctx.history.add(code, *e == 0);
                 }
-                self.ep[*e].hist_last_syn = rel_seq;
+                self.hist_last_syn[*e] = rel_seq;
             }
             if fin {
                 let at = rel_seq.wrapping_add(len as u64);
@@ -660,11 +683,11 @@ impl TcpConn {
             }
             if rst {
                 if self.record_letter(e, Letter::Rst, b'R', ctx)
-                    && rel_seq != self.ep[*e].hist_last_rst
+                    && rel_seq != self.hist_last_rst[*e]
                 {
                     ctx.history.add(b'R', *e == 0);
                 }
-                self.ep[*e].hist_last_rst = rel_seq;
+                self.hist_last_rst[*e] = rel_seq;
             }
         } else if len > 0 {
             self.record_letter(e, Letter::Data, b'D', ctx);
@@ -724,7 +747,7 @@ impl TcpConn {
             self.ep[e].syn_wscale = t.window_scale;
         }
         self.ep[e].window = t.window;
-        self.ep[e].window_from_syn = has(F::SYN);
+        self.ep[e].set_flag(WINDOW_FROM_SYN, has(F::SYN));
         // A RST after both FINs means no host keeps TIME_WAIT any more.
         if has(F::RST) && !ctx.rst_ignored && self.ep.iter().all(|x| x.state == TcpState::Closed) {
             self.reset_after_close = true;
@@ -745,7 +768,7 @@ impl TcpConn {
         }
 
         if has(F::FIN) {
-            self.ep[e].fin_seen = true;
+            self.ep[e].set_flag(FIN_SEEN, true);
             self.reasm(e).ranges().fin_seq = rel_seq.wrapping_add(seg_len as u64);
         }
         let mut stale_ack = false;
@@ -1086,7 +1109,7 @@ impl TcpConn {
                 }
                 if has(F::RST) && self.ep[p].state != Closed {
                     set!(*e, Reset);
-                    if !self.ep[*e].did_close {
+                    if !self.ep[*e].flag(DID_CLOSE) {
                         do_close = true;
                     }
                 }
@@ -1112,7 +1135,7 @@ impl TcpConn {
     /// The peer acknowledged endpoint `x` up to relative sequence `seq`.
     fn ack_received(&mut self, x: usize, seq: u64, ctx: &mut TcpCtx) {
         let mut seq = seq;
-        if self.ep[x].fin_seen {
+        if self.ep[x].flag(FIN_SEEN) {
             let fin_seq = self.ranges(x).fin_seq;
             if seq >= fin_seq {
                 seq = fin_seq.wrapping_sub(1);
@@ -1136,7 +1159,7 @@ impl TcpConn {
             return;
         }
         let clean = self.ep[x].is_clean() && self.ep[1 - x].is_clean();
-        let skip = self.ep[x].reasm_skip;
+        let skip = self.ep[x].flag(REASM_SKIP);
         let mut reasm = self.reasm(x);
         if !skip {
             let r = reasm.get();
@@ -1198,7 +1221,7 @@ impl TcpConn {
 
     fn data_sent(&mut self, e: usize, seq: u64, len: u64, ctx: &mut TcpCtx) {
         let ep = &mut self.ep[e];
-        if ep.reasm_skip {
+        if ep.flag(REASM_SKIP) {
             return;
         }
         let mut reasm = Reassembler {
@@ -1224,18 +1247,18 @@ impl TcpConn {
         if ep.no_data_acked() && reasm.get().undelivered_bytes() > MAX_ABOVE_HOLE_WITHOUT_ACKS {
             ctx.weirds.add("above_hole_data_without_any_acks");
             reasm.clear_blocks();
-            ep.reasm_skip = true;
+            ep.set_flag(REASM_SKIP, true);
         }
         if reasm.get().data_size() > EXCESSIVE_DATA_WITHOUT_ACKS {
             ctx.weirds.add("excessive_data_without_further_acks");
             reasm.clear_blocks();
-            ep.reasm_skip = true;
+            ep.set_flag(REASM_SKIP, true);
         }
     }
 
     fn data_pending(&self, x: usize) -> bool {
         let ep = &self.ep[x];
-        if ep.reasm_skip {
+        if ep.flag(REASM_SKIP) {
             return false;
         }
         let delivered = ep.start().wrapping_add(self.ranges(x).last_reassem as i64) as u64;
@@ -1251,11 +1274,11 @@ impl TcpConn {
 
     fn check_eof(&mut self, x: usize, ctx: &mut TcpCtx) {
         let ep = &self.ep[x];
-        if !ep.did_eof
-            && (ep.fin_seen || matches!(ep.state, TcpState::Closed | TcpState::Reset))
+        if !ep.flag(DID_EOF)
+            && (ep.flag(FIN_SEEN) || matches!(ep.state, TcpState::Closed | TcpState::Reset))
             && !self.data_pending(x)
         {
-            self.ep[x].did_eof = true;
+            self.ep[x].set_flag(DID_EOF, true);
             if self.close_deferred {
                 if self.data_pending(x) && self.both_closed() {
                     ctx.weirds.add("pending_data_when_closed");
@@ -1277,13 +1300,13 @@ impl TcpConn {
             return;
         }
         self.close_deferred = false;
-        if self.ep[x].did_close {
+        if self.ep[x].flag(DID_CLOSE) {
             return;
         }
-        self.ep[x].did_close = true;
+        self.ep[x].set_flag(DID_CLOSE, true);
         let p = 1 - x;
         let complete = self.ep[x].state == TcpState::Reset
-            || self.ep[p].did_close
+            || self.ep[p].flag(DID_CLOSE)
             || self.ep[p].state == TcpState::Inactive;
         if complete {
             if self.ep[x].prev_state != TcpState::Inactive || self.ep[p].state != TcpState::Inactive
@@ -1325,8 +1348,8 @@ impl TcpConn {
         }
         let (o, r) = (&self.ep[0], &self.ep[1]);
         if last_time.micros() + FIVE_SECONDS < now.micros() {
-            if (o.did_close || r.did_close)
-                && ((o.did_close && r.did_close)
+            if (o.flag(DID_CLOSE) || r.flag(DID_CLOSE))
+                && ((o.flag(DID_CLOSE) && r.flag(DID_CLOSE))
                     || o.state == TcpState::Reset
                     || r.state == TcpState::Reset
                     || o.state == TcpState::Inactive
