@@ -17,19 +17,26 @@ pub(crate) enum Letter {
 }
 
 /// The history of one connection: 24 bytes of text kept inline (no heap
-/// allocation for the histories nearly every connection has) and the seen
-/// bits.
+/// allocation for the histories nearly every connection has).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct History {
     pub text: compact_str::CompactString,
-    seen: u16,
 }
 
-impl History {
+/// The "seen" bits of a history's letters, one per letter kind and role.
+/// Kept beside the history in the connection rather than in it: apart, the
+/// 24-byte text and these 2 bytes pack without the 6 bytes of padding a
+/// struct of both would take.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Seen(u16);
+
+impl Seen {
     fn bit(letter: Letter, is_orig: bool) -> u16 {
         (1u16 << letter as u16) << if is_orig { 0 } else { 8 }
     }
+}
 
+impl History {
     fn code(c: u8, is_orig: bool) -> char {
         if is_orig {
             c as char
@@ -40,10 +47,10 @@ impl History {
 
     /// Records `c` unless this letter was already seen for this role.
     /// Returns true when the letter had been seen before.
-    pub fn check(&mut self, letter: Letter, c: u8, is_orig: bool) -> bool {
-        let bit = Self::bit(letter, is_orig);
-        if self.seen & bit == 0 {
-            self.seen |= bit;
+    pub fn check(&mut self, seen: &mut Seen, letter: Letter, c: u8, is_orig: bool) -> bool {
+        let bit = Seen::bit(letter, is_orig);
+        if seen.0 & bit == 0 {
+            seen.0 |= bit;
             self.text.push(Self::code(c, is_orig));
             false
         } else {
@@ -119,10 +126,10 @@ mod tests {
 
     #[test]
     fn letters_once_per_role() {
-        let mut h = History::default();
-        assert!(!h.check(Letter::Ack, b'A', true));
-        assert!(h.check(Letter::Ack, b'A', true));
-        assert!(!h.check(Letter::Ack, b'A', false));
+        let (mut h, mut seen) = (History::default(), Seen::default());
+        assert!(!h.check(&mut seen, Letter::Ack, b'A', true));
+        assert!(h.check(&mut seen, Letter::Ack, b'A', true));
+        assert!(!h.check(&mut seen, Letter::Ack, b'A', false));
         h.mark('^');
         assert_eq!(h.text, "Aa^");
     }

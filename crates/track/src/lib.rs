@@ -17,7 +17,7 @@ mod timer;
 mod tunnels;
 
 use hashbrown::{HashMap, HashTable};
-use history::{History, Letter, Scaled};
+use history::{History, Letter, Scaled, Seen};
 use ports::LikelyServerPorts;
 use quartet_decode::{Checksum, EncapStack, IcmpMeta, PacketMeta, TcpHeaderStatus, Transport};
 use quartet_record::{ConnRecord, ConnState, Proto, RemovalOrder, Uid, UidGen, WeirdRecord};
@@ -284,6 +284,7 @@ struct Conn {
     pkts: [u64; 2],
     ip_bytes: [u64; 2],
     history: History,
+    seen: Seen,
     state: ProtoState,
     extras: Option<Box<Extras>>,
     /// Bumped to cancel every pending analyzer timer at once (at most
@@ -775,7 +776,8 @@ impl Tracker {
                     unreachable!("udp key maps to a udp connection")
                 };
                 conn.last = m.ts;
-                conn.history.check(Letter::Data, b'D', dir == 0);
+                conn.history
+                    .check(&mut conn.seen, Letter::Data, b'D', dir == 0);
                 bytes[dir] += (u.udp_len as u64).saturating_sub(8);
                 let app_flip = !*app_checked
                     && app_direction_flip(&self.cfg.likely_server_ports, resp_port, dir, u, m.dst);
@@ -1043,6 +1045,7 @@ impl Tracker {
         let mut ctx = TcpCtx {
             now: m.ts,
             history: &mut conn.history,
+            seen: &mut conn.seen,
             last_time: &mut conn.last,
             timers: &mut self.timers,
             slot: idx,
@@ -1187,6 +1190,7 @@ impl Tracker {
             pkts: [0; 2],
             ip_bytes: [0; 2],
             history: History::default(),
+            seen: Seen::default(),
             state: match proto {
                 Proto::Tcp => ProtoState::Tcp(Box::new(TcpConn::new())),
                 Proto::Udp => ProtoState::Udp {
@@ -1615,7 +1619,7 @@ mod size_guard {
     fn connection_state_stays_small() {
         use std::mem::size_of;
         assert!(
-            size_of::<Option<super::Conn>>() <= 160,
+            size_of::<Option<super::Conn>>() <= 152,
             "{}",
             size_of::<Option<super::Conn>>()
         );

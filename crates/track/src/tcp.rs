@@ -8,7 +8,7 @@
 //! flip swaps the array, so "the endpoint that sent this packet" is tracked
 //! by index while processing.
 
-use crate::history::{History, Letter, Scaled};
+use crate::history::{History, Letter, Scaled, Seen};
 use crate::timer::{TimerKind, TimerQueue};
 use crate::Weirds;
 use quartet_decode::{tcp_flags as F, TcpMeta, Transport};
@@ -358,6 +358,8 @@ impl Endpoint {
 pub(crate) struct TcpCtx<'a> {
     pub now: Timestamp,
     pub history: &'a mut History,
+    /// The seen bits of `history`'s letters.
+    pub seen: &'a mut Seen,
     pub last_time: &'a mut Timestamp,
     pub timers: &'a mut TimerQueue,
     pub slot: u32,
@@ -641,7 +643,7 @@ impl TcpConn {
             ctx.history.text.clear();
             ctx.history.text.push_str("^h");
         }
-        ctx.history.check(letter, c, *e == 0)
+        ctx.history.check(ctx.seen, letter, c, *e == 0)
     }
 
     fn update_history(
