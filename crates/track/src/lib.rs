@@ -104,22 +104,37 @@ pub struct ConnKey {
 
 impl ConnKey {
     fn new(src: Addr, sport: u16, dst: Addr, dport: u16, proto: u8, canonical: bool) -> Self {
+        Self::sided(src, sport, dst, dport, proto, canonical).0
+    }
+
+    /// The key of a packet, and whether its sender is the key's first
+    /// endpoint (`a`); see `Conn::sent_by_orig`.
+    fn sided(
+        src: Addr,
+        sport: u16,
+        dst: Addr,
+        dport: u16,
+        proto: u8,
+        canonical: bool,
+    ) -> (Self, bool) {
         if canonical && (dst, dport) < (src, sport) {
-            ConnKey {
+            let key = ConnKey {
                 a: dst,
                 b: src,
                 pa: dport,
                 pb: sport,
                 proto,
-            }
+            };
+            (key, false)
         } else {
-            ConnKey {
+            let key = ConnKey {
                 a: src,
                 b: dst,
                 pa: sport,
                 pb: dport,
                 proto,
-            }
+            };
+            (key, true)
         }
     }
 
@@ -155,6 +170,131 @@ impl ConnKey {
         k[34..36].copy_from_slice(&self.pb.to_be_bytes());
         k[36] = self.proto;
         k
+    }
+}
+
+/// A connection's key as the connection keeps it: an IPv4 key (most
+/// connections) in 13 bytes inline, any other behind a pointer of its own.
+/// 16 bytes instead of `ConnKey`'s 38.
+#[derive(Clone, Debug)]
+enum StoredKey {
+    V4 {
+        a: [u8; 4],
+        b: [u8; 4],
+        pa: u16,
+        pb: u16,
+        proto: u8,
+    },
+    Wide(Box<ConnKey>),
+}
+
+impl StoredKey {
+    fn new(k: &ConnKey) -> Self {
+        if k.a.is_v4() && k.b.is_v4() {
+            StoredKey::V4 {
+                a: k.a.octets_v4(),
+                b: k.b.octets_v4(),
+                pa: k.pa,
+                pb: k.pb,
+                proto: k.proto,
+            }
+        } else {
+            StoredKey::Wide(Box::new(*k))
+        }
+    }
+
+    fn get(&self) -> ConnKey {
+        match self {
+            &StoredKey::V4 {
+                a,
+                b,
+                pa,
+                pb,
+                proto,
+            } => ConnKey {
+                a: Addr::v4(a),
+                b: Addr::v4(b),
+                pa,
+                pb,
+                proto,
+            },
+            StoredKey::Wide(k) => **k,
+        }
+    }
+
+    fn matches(&self, k: &ConnKey) -> bool {
+        match self {
+            &StoredKey::V4 {
+                a,
+                b,
+                pa,
+                pb,
+                proto,
+            } => {
+                pa == k.pa
+                    && pb == k.pb
+                    && proto == k.proto
+                    && k.a == Addr::v4(a)
+                    && k.b == Addr::v4(b)
+            }
+            StoredKey::Wide(w) => **w == *k,
+        }
+    }
+
+    /// The first (`a`) or second endpoint of the key.
+    fn endpoint(&self, first: bool) -> (Addr, u16) {
+        match self {
+            &StoredKey::V4 { a, b, pa, pb, .. } => {
+                if first {
+                    (Addr::v4(a), pa)
+                } else {
+                    (Addr::v4(b), pb)
+                }
+            }
+            StoredKey::Wide(k) => {
+                if first {
+                    (k.a, k.pa)
+                } else {
+                    (k.b, k.pb)
+                }
+            }
+        }
+    }
+
+    fn proto(&self) -> u8 {
+        match self {
+            StoredKey::V4 { proto, .. } => *proto,
+            StoredKey::Wide(k) => k.proto,
+        }
+    }
+
+    /// The order of the keys themselves (`ConnKey`'s), without rebuilding
+    /// two IPv4 keys: their addresses differ only in the last 4 bytes.
+    fn cmp_key(&self, other: &StoredKey) -> std::cmp::Ordering {
+        match (self, other) {
+            (
+                StoredKey::V4 {
+                    a,
+                    b,
+                    pa,
+                    pb,
+                    proto,
+                },
+                StoredKey::V4 {
+                    a: a2,
+                    b: b2,
+                    pa: pa2,
+                    pb: pb2,
+                    proto: proto2,
+                },
+            ) => (a, b, pa, pb, proto).cmp(&(a2, b2, pa2, pb2, proto2)),
+            _ => self.get().cmp(&other.get()),
+        }
+    }
+
+    /// Both endpoints are the same (a host talking to itself on one port).
+    fn is_loop(&self) -> bool {
+        self.endpoint(true) == self.endpoint(false)
     }
 }
 
@@ -278,7 +418,7 @@ const NO_VLAN: u16 = u16::MAX;
 /// connections use lives in `extras`.
 #[derive(Clone, Debug)]
 struct Conn {
-    key: ConnKey,
+    key: StoredKey,
     start: Timestamp,
     last: Timestamp,
     pkts: [u64; 2],
@@ -287,9 +427,6 @@ struct Conn {
     seen: Seen,
     state: ProtoState,
     extras: Option<Box<Extras>>,
-    /// Bumped to cancel every pending analyzer timer at once (at most
-    /// twice in a connection's life, see `TcpCtx::cancel_timers`).
-    epoch: u8,
     /// Outer and inner VLAN id of the first packet (`NO_VLAN`: none).
     vlan: [u16; 2],
     inactivity: Inactivity,
@@ -299,24 +436,37 @@ struct Conn {
 
 impl Conn {
     fn orig(&self) -> (Addr, u16) {
-        if self.orig_is_a {
-            (self.key.a, self.key.pa)
-        } else {
-            (self.key.b, self.key.pb)
-        }
+        self.key.endpoint(self.orig_is_a)
     }
 
     fn resp(&self) -> (Addr, u16) {
-        if self.orig_is_a {
-            (self.key.b, self.key.pb)
+        self.key.endpoint(!self.orig_is_a)
+    }
+
+    /// Whether a packet of this connection whose sender is the key's first
+    /// endpoint (`src_is_a`, from `ConnKey::sided`) comes from the
+    /// originator: `(src, sport) == self.orig()` without rebuilding the
+    /// endpoints. A sender that is not `a` is `b` and differs from `a`.
+    fn sent_by_orig(&self, src_is_a: bool) -> bool {
+        if src_is_a {
+            self.orig_is_a || self.key.is_loop()
         } else {
-            (self.key.a, self.key.pa)
+            !self.orig_is_a
         }
     }
 
     fn uid(&self, uids: &UidGen) -> Uid {
         let incarnation = self.extras.as_ref().map_or(0, |x| x.incarnation);
-        uids.uid(&self.key.bytes(), self.start, incarnation)
+        uids.uid(&self.key.get().bytes(), self.start, incarnation)
+    }
+
+    /// Analyzer-timer epoch (TCP's; the DNS session timer of a UDP
+    /// connection is never cancelled).
+    fn epoch(&self) -> u8 {
+        match &self.state {
+            ProtoState::Tcp(t) => t.epoch,
+            _ => 0,
+        }
     }
 
     /// The transport (kept as the protocol state's kind).
@@ -413,7 +563,7 @@ impl Conn {
             resp_ip_bytes: self.ip_bytes[1],
             tunnel_parents: extras.map_or(Vec::new(), |x| x.tunnel_parents.clone()),
             // The key's protocol is the packet's IP protocol number.
-            ip_proto: self.key.proto,
+            ip_proto: self.key.proto(),
             orig_l2_addr: extras.and_then(|x| x.l2[0]),
             resp_l2_addr: extras.and_then(|x| x.l2[1]),
             vlan: vlan(self.vlan[0]),
@@ -600,7 +750,9 @@ impl Tracker {
         let conns = &self.conns;
         self.table
             .find(key.table_hash(), |&i| {
-                conns[i as usize].as_ref().is_some_and(|c| c.key == *key)
+                conns[i as usize]
+                    .as_ref()
+                    .is_some_and(|c| c.key.matches(key))
             })
             .copied()
     }
@@ -744,7 +896,7 @@ impl Tracker {
         match &m.transport {
             Transport::Tcp(t) => self.tcp_packet(m, t, out),
             Transport::Udp(u) => {
-                let key = ConnKey::new(m.src, u.sport, m.dst, u.dport, 17, true);
+                let (key, src_is_a) = ConnKey::sided(m.src, u.sport, m.dst, u.dport, 17, true);
                 let idx = match self.find(&key) {
                     Some(i) => i,
                     None => {
@@ -758,11 +910,7 @@ impl Tracker {
                 let conn = self.conns[idx as usize]
                     .as_mut()
                     .expect("table points at a live slot");
-                let dir = if (m.src, u.sport) == conn.orig() {
-                    0
-                } else {
-                    1
-                };
+                let dir = if conn.sent_by_orig(src_is_a) { 0 } else { 1 };
                 let resp_port = conn.resp().1;
                 if u.checksum == Checksum::Bad {
                     self.weirds.add("bad_UDP_checksum");
@@ -800,7 +948,7 @@ impl Tracker {
             }
             Transport::Icmp(i) => {
                 let (sport, dport, canonical) = icmp_ports(i);
-                let key = ConnKey::new(
+                let (key, src_is_a) = ConnKey::sided(
                     m.src,
                     sport,
                     m.dst,
@@ -815,7 +963,7 @@ impl Tracker {
                 let conn = self.conns[idx as usize]
                     .as_mut()
                     .expect("table points at a live slot");
-                let dir = if (m.src, sport) == conn.orig() { 0 } else { 1 };
+                let dir = if conn.sent_by_orig(src_is_a) { 0 } else { 1 };
                 if i.checksum == Checksum::Bad {
                     self.weirds.add("bad_ICMP_checksum");
                     self.stats.dropped_bad_checksum += 1;
@@ -834,7 +982,7 @@ impl Tracker {
                 Some(idx)
             }
             Transport::Other => {
-                let key = ConnKey::new(m.src, 0, m.dst, 0, m.ip_proto, true);
+                let (key, src_is_a) = ConnKey::sided(m.src, 0, m.dst, 0, m.ip_proto, true);
                 let idx = match self.find(&key) {
                     Some(i) => i,
                     None => self.create(m, key, (0, 0), Proto::UnknownTransport, false, out),
@@ -842,7 +990,7 @@ impl Tracker {
                 let conn = self.conns[idx as usize]
                     .as_mut()
                     .expect("table points at a live slot");
-                let dir = if m.src == conn.orig().0 { 0 } else { 1 };
+                let dir = if conn.sent_by_orig(src_is_a) { 0 } else { 1 };
                 conn.last = m.ts;
                 conn.count(dir, m.ip_len);
                 self.stats.counted += 1;
@@ -858,7 +1006,7 @@ impl Tracker {
         out: &mut impl FnMut(ConnRecord),
     ) -> Option<u32> {
         use quartet_decode::tcp_flags as F;
-        let key = ConnKey::new(m.src, t.sport, m.dst, t.dport, 6, true);
+        let (key, src_is_a) = ConnKey::sided(m.src, t.sport, m.dst, t.dport, 6, true);
         let strict = self.cfg.tcp_model == TcpModel::Strict;
         let mut found = self.find(&key);
         if let Some(idx) = found {
@@ -868,7 +1016,7 @@ impl Tracker {
             let ProtoState::Tcp(tc) = &conn.state else {
                 unreachable!("tcp key maps to a tcp connection")
             };
-            let is_orig = (m.src, t.sport) == conn.orig();
+            let is_orig = conn.sent_by_orig(src_is_a);
             let decision = if strict {
                 tc.strict_reuse(t, is_orig)
             } else {
@@ -1006,20 +1154,26 @@ impl Tracker {
                 self.create(m, key, (t.sport, t.dport), Proto::Tcp, flip, out)
             }
         };
-        Some(self.tcp_segment(idx, m, t))
+        Some(self.tcp_segment(idx, m, t, src_is_a))
     }
 
     /// Runs a TCP segment through its connection's machine. Inlined into
     /// `tcp_packet`, with the machine, for the same reason as
     /// `TcpConn::process`.
     #[inline(always)]
-    fn tcp_segment(&mut self, idx: u32, m: &PacketMeta, t: &quartet_decode::TcpMeta) -> u32 {
+    fn tcp_segment(
+        &mut self,
+        idx: u32,
+        m: &PacketMeta,
+        t: &quartet_decode::TcpMeta,
+        src_is_a: bool,
+    ) -> u32 {
         let slot = idx as usize;
         let gen = self.slots[slot].gen;
         let conn = self.conns[slot]
             .as_mut()
             .expect("table points at a live slot");
-        let is_orig = (m.src, t.sport) == conn.orig();
+        let is_orig = conn.sent_by_orig(src_is_a);
         let ProtoState::Tcp(tc) = &mut conn.state else {
             unreachable!("tcp key maps to a tcp connection")
         };
@@ -1050,7 +1204,6 @@ impl Tracker {
             timers: &mut self.timers,
             slot: idx,
             gen,
-            epoch: &mut conn.epoch,
             weirds: &mut self.weirds,
             flips: 0,
             switch_timeout: false,
@@ -1184,7 +1337,7 @@ impl Tracker {
         });
         let orig_is_a = (m.src, ports.0) == (key.a, key.pa);
         let mut conn = Conn {
-            key,
+            key: StoredKey::new(&key),
             start: m.ts,
             last: m.ts,
             pkts: [0; 2],
@@ -1201,7 +1354,6 @@ impl Tracker {
                 Proto::UnknownTransport => ProtoState::Other,
             },
             extras,
-            epoch: 0,
             vlan: [
                 m.l2.vlan.unwrap_or(NO_VLAN),
                 m.l2.inner_vlan.unwrap_or(NO_VLAN),
@@ -1227,7 +1379,9 @@ impl Tracker {
         let gen = self.slots[idx as usize].gen;
         let conns = &self.conns;
         self.table.insert_unique(key.table_hash(), idx, |&i| {
-            conns[i as usize].as_ref().map_or(0, |c| c.key.table_hash())
+            conns[i as usize]
+                .as_ref()
+                .map_or(0, |c| c.key.get().table_hash())
         });
         self.stats.conns_created += 1;
         self.timers.schedule(
@@ -1277,7 +1431,8 @@ impl Tracker {
         let Some(conn) = self.conns[idx as usize].take() else {
             return;
         };
-        if let Ok(entry) = self.table.find_entry(conn.key.table_hash(), |&i| i == idx) {
+        let key = conn.key.get();
+        if let Ok(entry) = self.table.find_entry(key.table_hash(), |&i| i == idx) {
             entry.remove();
         }
         self.slots[idx as usize].gen = self.slots[idx as usize].gen.wrapping_add(1);
@@ -1293,7 +1448,7 @@ impl Tracker {
             phase: self.removal.0,
             at: self.now,
             due: self.removal.1,
-            key: conn.key.bytes(),
+            key: key.bytes(),
         };
         out(r);
     }
@@ -1350,8 +1505,9 @@ impl Tracker {
         if expires <= self.now {
             return;
         }
+        let key = conn.key.get();
         self.tombstones.insert(
-            conn.key,
+            key,
             Tombstone {
                 expires,
                 orig: conn.orig(),
@@ -1359,8 +1515,7 @@ impl Tracker {
                 refused_syn: None,
             },
         );
-        self.tomb_expiry
-            .push(std::cmp::Reverse((expires, conn.key)));
+        self.tomb_expiry.push(std::cmp::Reverse((expires, key)));
     }
 
     fn live_tombstone(&mut self, key: &ConnKey) -> Option<Tombstone> {
@@ -1419,7 +1574,7 @@ impl Tracker {
             }
             TimerKind::Expire => {
                 let last = conn.last;
-                let epoch = conn.epoch;
+                let epoch = conn.epoch();
                 if let ProtoState::Tcp(tc) = &mut conn.state {
                     match tc.expire_check(now, last) {
                         None => self.remove(e.slot, out),
@@ -1446,7 +1601,7 @@ impl Tracker {
                 if conn.last.add_micros(DNS_SESSION_TIMEOUT) < now {
                     self.remove(e.slot, out);
                 } else {
-                    let epoch = conn.epoch;
+                    let epoch = conn.epoch();
                     self.timers.schedule(
                         now.add_micros(DNS_SESSION_TIMEOUT),
                         e.slot,
@@ -1475,8 +1630,10 @@ impl Tracker {
         let mut rest: Vec<u32> = self.table.iter().copied().collect();
         let conns = &self.conns;
         rest.sort_unstable_by(|&x, &y| {
-            let key = |i: u32| conns[i as usize].as_ref().map(|c| &c.key);
-            key(x).cmp(&key(y))
+            match (conns[x as usize].as_ref(), conns[y as usize].as_ref()) {
+                (Some(c), Some(d)) => c.key.cmp_key(&d.key),
+                (c, d) => c.is_some().cmp(&d.is_some()),
+            }
         });
         for idx in rest {
             self.remove(idx, out);
@@ -1532,7 +1689,7 @@ fn timer_live(slots: &[Slot], conns: &[Option<Conn>], e: &Entry) -> bool {
         return false;
     }
     match conns.get(slot) {
-        Some(Some(conn)) => !e.kind.is_analyzer() || e.epoch == conn.epoch,
+        Some(Some(conn)) => !e.kind.is_analyzer() || e.epoch == conn.epoch(),
         _ => false,
     }
 }
@@ -1619,7 +1776,7 @@ mod size_guard {
     fn connection_state_stays_small() {
         use std::mem::size_of;
         assert!(
-            size_of::<Option<super::Conn>>() <= 152,
+            size_of::<Option<super::Conn>>() <= 128,
             "{}",
             size_of::<Option<super::Conn>>()
         );

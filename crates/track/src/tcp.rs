@@ -364,8 +364,6 @@ pub(crate) struct TcpCtx<'a> {
     pub timers: &'a mut TimerQueue,
     pub slot: u32,
     pub gen: u32,
-    /// Analyzer-timer epoch of the connection; bumping it cancels them.
-    pub epoch: &'a mut u8,
     pub weirds: &'a mut Weirds,
     /// Number of role flips done while handling the packet.
     pub flips: u32,
@@ -382,18 +380,8 @@ pub(crate) struct TcpCtx<'a> {
 }
 
 impl TcpCtx<'_> {
-    fn schedule(&mut self, due: Timestamp, kind: TimerKind) {
-        self.timers
-            .schedule(due, self.slot, self.gen, kind, *self.epoch);
-    }
-
-    /// Cancels the pending analyzer timers. Called only when a close
-    /// completes, right after an endpoint's `DID_CLOSE` flag is first set
-    /// (`connection_closed`), so at most twice per connection: the epoch
-    /// stays far below the `timer::EPOCHS` an entry can carry.
-    fn cancel_timers(&mut self) {
-        debug_assert!(*self.epoch + 1 < crate::timer::EPOCHS);
-        *self.epoch += 1;
+    fn schedule(&mut self, due: Timestamp, kind: TimerKind, epoch: u8) {
+        self.timers.schedule(due, self.slot, self.gen, kind, epoch);
     }
 }
 
@@ -423,6 +411,9 @@ pub(crate) struct TcpConn {
     is_active: bool,
     /// A RST came after the FIN exchange: no TIME_WAIT remains.
     reset_after_close: bool,
+    /// Analyzer-timer epoch: the analyzer timers scheduled with an older
+    /// one are cancelled (see `cancel_timers`).
+    pub epoch: u8,
     /// By role: relative sequences of the last SYN and RST (a repeated
     /// `S`/`H` or `R` is recorded only at a new one; the last FIN's is in
     /// `Ranges`).
@@ -442,6 +433,15 @@ impl TcpConn {
             is_active: true,
             ..Default::default()
         }
+    }
+
+    /// Cancels the pending analyzer timers. Called only when a close
+    /// completes, right after an endpoint's `DID_CLOSE` flag is first set
+    /// (`connection_closed`), so at most twice per connection: the epoch
+    /// stays far below the `timer::EPOCHS` an entry can carry.
+    fn cancel_timers(&mut self) {
+        debug_assert!(self.epoch + 1 < crate::timer::EPOCHS);
+        self.epoch += 1;
     }
 
     /// Endpoint `x`'s ranges (the empty ones while none were allocated).
@@ -973,7 +973,11 @@ impl TcpConn {
                         } else {
                             set!(*e, SynSent);
                         }
-                        ctx.schedule(ctx.now.add_micros(FIVE_SECONDS), TimerKind::Attempt);
+                        ctx.schedule(
+                            ctx.now.add_micros(FIVE_SECONDS),
+                            TimerKind::Attempt,
+                            self.epoch,
+                        );
                     } else {
                         let mut p = p;
                         if has(F::ACK) {
@@ -1321,10 +1325,12 @@ impl TcpConn {
                     self.is_active = false;
                 }
             }
-            ctx.cancel_timers();
-            ctx.schedule(ctx.last_time.add_micros(FIVE_SECONDS), TimerKind::Delete);
+            self.cancel_timers();
+            let due = ctx.last_time.add_micros(FIVE_SECONDS);
+            ctx.schedule(due, TimerKind::Delete, self.epoch);
         } else if self.ep[x].prev_state != TcpState::Inactive {
-            ctx.schedule(ctx.last_time.add_micros(SESSION_TIMER), TimerKind::Expire);
+            let due = ctx.last_time.add_micros(SESSION_TIMER);
+            ctx.schedule(due, TimerKind::Expire, self.epoch);
         }
     }
 
