@@ -1781,7 +1781,7 @@ mod size_guard {
             size_of::<Option<super::Conn>>()
         );
         assert!(
-            size_of::<super::tcp::TcpConn>() <= 104,
+            size_of::<super::tcp::TcpConn>() <= 72,
             "{}",
             size_of::<super::tcp::TcpConn>()
         );

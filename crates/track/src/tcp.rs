@@ -85,6 +85,17 @@ struct Ranges {
     /// (a repeated `F` is recorded only at a new one).
     fin_seq: u64,
     hist_last_fin: u64,
+    /// Relative sequence of the last SYN (a repeated `S`/`H` is recorded
+    /// only at a new one). A SYN's is 0 unless the endpoint's ISN was kept
+    /// across it, so it is written (and the part allocated) only when it
+    /// changes.
+    hist_last_syn: u64,
+    /// How often this direction's sequence and acknowledgement numbers
+    /// wrapped past 2^32 (Zeek's `seq_wraps`, `ack_wraps`): a connection
+    /// whose numbers never wrap, nearly every one, allocates nothing for
+    /// them.
+    seq_wraps: u32,
+    ack_wraps: u32,
     checksum_errors: Scaled,
     rxmits: Scaled,
     zero_windows: Scaled,
@@ -102,6 +113,9 @@ impl Ranges {
         missed: 0,
         fin_seq: 0,
         hist_last_fin: 0,
+        hist_last_syn: 0,
+        seq_wraps: 0,
+        ack_wraps: 0,
         checksum_errors: Scaled::ZERO,
         rxmits: Scaled::ZERO,
         zero_windows: Scaled::ZERO,
@@ -237,9 +251,9 @@ const DID_EOF: u8 = 8;
 /// The last advertised window came in a SYN (never scaled).
 const WINDOW_FROM_SYN: u8 = 16;
 
-/// One side of a TCP connection: 28 bytes (the flags in one byte, the last
-/// SYN and RST sequence marks in `TcpConn`), so that the whole machine is a
-/// 104-byte allocation.
+/// One side of a TCP connection: 20 bytes (the flags in one byte, the last
+/// RST mark in `TcpConn`, the wrap counts and the last SYN mark in
+/// `Ranges`), so that the whole machine is a 72-byte allocation.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Endpoint {
     pub state: TcpState,
@@ -255,8 +269,6 @@ pub(crate) struct Endpoint {
     start_seq: u32,
     last_seq: u32,
     ack_seq: u32,
-    seq_wraps: u32,
-    ack_wraps: u32,
 }
 
 impl Endpoint {
@@ -280,18 +292,18 @@ impl Endpoint {
         i64::from(self.start_seq)
     }
 
-    fn update_last_seq(&mut self, seq: u32) {
-        if seq < self.last_seq {
-            self.seq_wraps += 1;
-        }
+    /// Moves `last_seq` forward; true when it wrapped past 2^32.
+    fn update_last_seq(&mut self, seq: u32) -> bool {
+        let wrapped = seq < self.last_seq;
         self.last_seq = seq;
+        wrapped
     }
 
-    fn update_ack_seq(&mut self, seq: u32) {
-        if seq < self.ack_seq {
-            self.ack_wraps += 1;
-        }
+    /// Moves `ack_seq` forward; true when it wrapped past 2^32.
+    fn update_ack_seq(&mut self, seq: u32) -> bool {
+        let wrapped = seq < self.ack_seq;
         self.ack_seq = seq;
+        wrapped
     }
 
     fn to_relative(&self, seq: u32, wraps: u32) -> u64 {
@@ -315,15 +327,16 @@ impl Endpoint {
         (self.to_relative(cur, wraps), false)
     }
 
-    fn no_data_acked(&self) -> bool {
-        let ack = full_seq(self.ack_seq, self.ack_wraps) as i64;
+    fn no_data_acked(&self, r: &Ranges) -> bool {
+        let ack = full_seq(self.ack_seq, r.ack_wraps) as i64;
         ack == self.start() || ack == self.start() + 1
     }
 
-    /// Payload bytes of this direction from sequence numbers (§4.6).
-    fn raw_size(&self) -> u64 {
-        let last = full_seq(self.last_seq, self.seq_wraps);
-        let ack = full_seq(self.ack_seq, self.ack_wraps);
+    /// Payload bytes of this direction from sequence numbers (§4.6); `r`
+    /// is the direction's `Ranges` (its wrap counts).
+    fn raw_size(&self, r: &Ranges) -> u64 {
+        let last = full_seq(self.last_seq, r.seq_wraps);
+        let ack = full_seq(self.ack_seq, r.ack_wraps);
         let mut size = (last.max(ack) as i64).wrapping_sub(self.start()) as u64;
         if size != 0 {
             size = size.wrapping_sub(1);
@@ -414,10 +427,9 @@ pub(crate) struct TcpConn {
     /// Analyzer-timer epoch: the analyzer timers scheduled with an older
     /// one are cancelled (see `cancel_timers`).
     pub epoch: u8,
-    /// By role: relative sequences of the last SYN and RST (a repeated
-    /// `S`/`H` or `R` is recorded only at a new one; the last FIN's is in
+    /// By role: relative sequence of the last RST (a repeated `R` is
+    /// recorded only at a new one; the last SYN's and FIN's are in
     /// `Ranges`).
-    hist_last_syn: [u64; 2],
     hist_last_rst: [u64; 2],
     /// Ranges, rare counters, stale-ACK time and stray SYN, allocated on
     /// first use.
@@ -478,7 +490,6 @@ impl TcpConn {
     /// Swaps roles (§3.4).
     fn flip(&mut self, ctx: &mut TcpCtx) {
         self.ep.swap(0, 1);
-        self.hist_last_syn.swap(0, 1);
         self.hist_last_rst.swap(0, 1);
         if let Some(r) = &mut self.rare {
             r.ranges.swap(0, 1);
@@ -668,11 +679,13 @@ impl TcpConn {
             if syn {
                 let code = if flags & F::ACK != 0 { b'H' } else { b'S' };
                 if self.record_letter(e, Letter::Syn, code, ctx)
-                    && rel_seq != self.hist_last_syn[*e]
+                    && rel_seq != self.ranges(*e).hist_last_syn
                 {
                     ctx.history.add(code, *e == 0);
                 }
-                self.hist_last_syn[*e] = rel_seq;
+                if rel_seq != self.ranges(*e).hist_last_syn {
+                    self.reasm(*e).ranges().hist_last_syn = rel_seq;
+                }
             }
             if fin {
                 let at = rel_seq.wrapping_add(len as u64);
@@ -729,7 +742,8 @@ impl TcpConn {
         self.init_endpoint(e, flags, base_seq, seq_end, ctx);
 
         let ep = &self.ep[e];
-        let (rel_seq, underflow) = ep.relative_seq(base_seq, ep.last_seq, ep.seq_wraps);
+        let wraps = self.ranges(e).seq_wraps;
+        let (rel_seq, underflow) = ep.relative_seq(base_seq, ep.last_seq, wraps);
         if underflow && !has(F::RST) {
             ctx.weirds.add("TCP_seq_underflow_or_misorder");
         }
@@ -815,7 +829,8 @@ impl TcpConn {
                 peer.last_seq = a;
             } else {
                 let peer = &self.ep[p];
-                let (ra, under) = peer.relative_seq(ack_seq, peer.ack_seq, peer.ack_wraps);
+                let wraps = self.ranges(p).ack_wraps;
+                let (ra, under) = peer.relative_seq(ack_seq, peer.ack_seq, wraps);
                 if under {
                     ctx.weirds.add("TCP_ack_underflow_or_misorder");
                 } else {
@@ -823,8 +838,11 @@ impl TcpConn {
                     if !has(F::RST) {
                         let peer = &mut self.ep[p];
                         let d = seq_delta(ack_seq, peer.ack_seq);
-                        if !(ack_seq == 0 && d > TOO_LARGE_SEQ_DELTA) && d > 0 {
-                            peer.update_ack_seq(ack_seq);
+                        if !(ack_seq == 0 && d > TOO_LARGE_SEQ_DELTA)
+                            && d > 0
+                            && peer.update_ack_seq(ack_seq)
+                        {
+                            self.reasm(p).ranges().ack_wraps += 1;
                         }
                     }
                 }
@@ -869,6 +887,7 @@ impl TcpConn {
 
     fn init_endpoint(&mut self, e: usize, flags: u8, seq: u32, seq_end: u32, ctx: &mut TcpCtx) {
         let syn = flags & F::SYN != 0;
+        let ranges = self.rare.as_deref().map_or(&NO_RANGES, |r| &r.ranges[e]);
         let ep = &mut self.ep[e];
         let reinit = |ep: &mut Endpoint| {
             ep.init_start(seq);
@@ -896,7 +915,7 @@ impl TcpConn {
             }
             TcpState::Established | TcpState::Partial => {
                 if syn {
-                    if ep.raw_size() > 0 {
+                    if ep.raw_size(ranges) > 0 {
                         ctx.weirds.add("SYN_inside_connection");
                     }
                     if seq != ep.start_seq {
@@ -925,16 +944,20 @@ impl TcpConn {
         let ep = &mut self.ep[e];
         let delta = seq_delta(seq_end, ep.last_seq);
         let syn_or_rst = flags & (F::SYN | F::RST) != 0;
+        let mut wrapped = false;
         if syn_or_rst && !(-TOO_LARGE_SEQ_DELTA..=TOO_LARGE_SEQ_DELTA).contains(&delta) {
             // An untrusted jump.
         } else if flags & F::FIN != 0 && ep.last_seq as i64 == ep.start() + 1 {
-            ep.update_last_seq(seq_end);
+            wrapped = ep.update_last_seq(seq_end);
         } else if ep.state == TcpState::Reset {
             // Sequence numbers after a RST are not trusted.
         } else if delta > 0 {
-            ep.update_last_seq(seq_end);
+            wrapped = ep.update_last_seq(seq_end);
         } else if len > 0 && self.reasm(e).ranges().rxmits.event() {
             ctx.history.add(b'T', e == 0);
+        }
+        if wrapped {
+            self.reasm(e).ranges().seq_wraps += 1;
         }
         delta
     }
@@ -1234,7 +1257,7 @@ impl TcpConn {
             rare: &mut self.rare,
             x: e,
         };
-        let ack = ep.to_relative(ep.ack_seq, ep.ack_wraps);
+        let ack = ep.to_relative(ep.ack_seq, reasm.get().ack_wraps);
         let mut seq = seq;
         let upper = seq + len;
         if seq < ack {
@@ -1246,11 +1269,13 @@ impl TcpConn {
         reasm.insert(seq, upper);
         // Delivered data is kept until acked, unless nothing was ever acked
         // and the endpoint has sent more than an initial window.
-        if ep.no_data_acked() && ep.raw_size() > MAX_INITIAL_WINDOW {
+        if ep.no_data_acked(reasm.get()) && ep.raw_size(reasm.get()) > MAX_INITIAL_WINDOW {
             let lr = reasm.get().last_reassem;
             reasm.trim_blocks(lr);
         }
-        if ep.no_data_acked() && reasm.get().undelivered_bytes() > MAX_ABOVE_HOLE_WITHOUT_ACKS {
+        if ep.no_data_acked(reasm.get())
+            && reasm.get().undelivered_bytes() > MAX_ABOVE_HOLE_WITHOUT_ACKS
+        {
             ctx.weirds.add("above_hole_data_without_any_acks");
             reasm.clear_blocks();
             ep.set_flag(REASM_SKIP, true);
@@ -1267,8 +1292,9 @@ impl TcpConn {
         if ep.flag(REASM_SKIP) {
             return false;
         }
-        let delivered = ep.start().wrapping_add(self.ranges(x).last_reassem as i64) as u64;
-        let last = full_seq(ep.last_seq, ep.seq_wraps);
+        let r = self.ranges(x);
+        let delivered = ep.start().wrapping_add(r.last_reassem as i64) as u64;
+        let last = full_seq(ep.last_seq, r.seq_wraps);
         if last < delivered {
             return false;
         }
@@ -1379,15 +1405,15 @@ impl TcpConn {
     }
 
     fn size(&self, x: usize) -> u64 {
-        let ep = &self.ep[x];
+        let (ep, r) = (&self.ep[x], self.ranges(x));
         if ep.prev_state == TcpState::SynSent
             && ep.state == TcpState::Reset
             && self.ep[1 - x].state == TcpState::Inactive
-            && !ep.no_data_acked()
+            && !ep.no_data_acked(r)
         {
             return 0;
         }
-        ep.raw_size()
+        ep.raw_size(r)
     }
 
     pub fn missed_bytes(&self) -> u64 {
