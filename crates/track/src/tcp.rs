@@ -141,7 +141,7 @@ impl Ranges {
 /// first does: both directions' ranges and counters, the time a stale ACK
 /// answered the SYN, the strict model's stray SYN.
 #[derive(Clone, Debug)]
-pub(crate) struct Rare {
+struct Rare {
     ranges: [Ranges; 2],
     /// When a stale ACK first answered this connection's SYN; the delay
     /// until the real SYN-ACK is what the stale peer state cost.
@@ -149,6 +149,12 @@ pub(crate) struct Rare {
     /// Strict model: an unanswered SYN seen inside the established
     /// connection, with the role index of its sender.
     pending_syn: Option<Box<(quartet_decode::PacketMeta, usize)>>,
+}
+
+/// Direction `x`'s ranges in `rare` (the empty ones while none were
+/// allocated).
+fn ranges_in(rare: &Option<Box<Rare>>, x: usize) -> &Ranges {
+    rare.as_deref().map_or(&NO_RANGES, |r| &r.ranges[x])
 }
 
 impl Default for Rare {
@@ -171,9 +177,7 @@ struct Reassembler<'a> {
 
 impl Reassembler<'_> {
     fn get(&self) -> &Ranges {
-        self.rare
-            .as_deref()
-            .map_or(&NO_RANGES, |r| &r.ranges[self.x])
+        ranges_in(self.rare, self.x)
     }
 
     fn ranges(&mut self) -> &mut Ranges {
@@ -458,7 +462,7 @@ impl TcpConn {
 
     /// Endpoint `x`'s ranges (the empty ones while none were allocated).
     fn ranges(&self, x: usize) -> &Ranges {
-        self.rare.as_deref().map_or(&NO_RANGES, |r| &r.ranges[x])
+        ranges_in(&self.rare, x)
     }
 
     /// Endpoint `x`'s ranges, to change.
@@ -887,7 +891,7 @@ impl TcpConn {
 
     fn init_endpoint(&mut self, e: usize, flags: u8, seq: u32, seq_end: u32, ctx: &mut TcpCtx) {
         let syn = flags & F::SYN != 0;
-        let ranges = self.rare.as_deref().map_or(&NO_RANGES, |r| &r.ranges[e]);
+        let ranges = ranges_in(&self.rare, e);
         let ep = &mut self.ep[e];
         let reinit = |ep: &mut Endpoint| {
             ep.init_start(seq);

@@ -135,7 +135,7 @@ pub(crate) const EPOCHS: u8 = 32;
 
 /// An entry's kind and analyzer epoch in one byte, kept beside its item:
 /// the kind in the low 3 bits, the epoch in the high 5.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Tag(u8);
 
 impl Tag {
@@ -256,7 +256,7 @@ struct Wide {
     seq: u64,
     slot: u32,
     gen: u32,
-    tag: u8,
+    tag: Tag,
 }
 
 /// The earliest bucket, or `far` block.
@@ -393,7 +393,7 @@ impl TimerQueue {
             self.early.pop();
             self.len -= 1;
             self.refresh();
-            return Some(self.entry(w.key, w.slot, w.gen, Tag(w.tag)));
+            return Some(self.entry(w.key, w.slot, w.gen, w.tag));
         }
         if self.run_pos == self.run.len() {
             self.catch_up(nk);
@@ -464,10 +464,8 @@ impl TimerQueue {
             slot: w.slot,
             gen: w.gen,
         };
-        self.early
-            .retain(|Reverse(w)| keep(w.key, &wide(w), Tag(w.tag)));
-        self.far
-            .retain(|Reverse(w)| keep(w.key, &wide(w), Tag(w.tag)));
+        self.early.retain(|Reverse(w)| keep(w.key, &wide(w), w.tag));
+        self.far.retain(|Reverse(w)| keep(w.key, &wide(w), w.tag));
         kept += self.early.len() + self.far.len();
         let run: Vec<Due> = self.run[self.run_pos..]
             .iter()
@@ -550,7 +548,7 @@ impl TimerQueue {
             seq: self.wide_seq,
             slot: item.slot,
             gen: item.gen,
-            tag: tag.0,
+            tag,
         };
         self.wide_seq += 1;
         if k < self.cur {
@@ -744,10 +742,10 @@ impl TimerQueue {
                 self.run.push(Due {
                     key: w.key,
                     item,
-                    tag: Tag(w.tag),
+                    tag: w.tag,
                 });
             } else {
-                self.place(w.key, item, Tag(w.tag));
+                self.place(w.key, item, w.tag);
             }
         }
     }
@@ -845,13 +843,6 @@ mod differential {
     }
 
     const SECOND: i64 = 1_000_000;
-    const KINDS: [TimerKind; 5] = [
-        TimerKind::Inactivity,
-        TimerKind::Expire,
-        TimerKind::Attempt,
-        TimerKind::Delete,
-        TimerKind::DnsExpire,
-    ];
 
     /// Runs both queues side by side and checks every answer.
     struct Pair {
@@ -881,7 +872,7 @@ mod differential {
             } else {
                 rng.below(EPOCHS as u64) as u8
             };
-            let kind = KINDS[rng.below(5) as usize];
+            let kind = TimerKind::ALL[rng.below(5) as usize];
             self.q.schedule(due, self.slot, gen, kind, epoch);
             self.r.schedule(due, self.slot, gen, kind, epoch);
             self.check();
