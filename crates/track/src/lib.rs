@@ -359,13 +359,14 @@ pub struct TrackStats {
 #[derive(Clone, Debug)]
 enum ProtoState {
     Tcp(Box<TcpConn>),
+    /// `bytes`: payload bytes per role, low 32 bits (`Counter::Bytes`).
     Udp {
-        bytes: [u64; 2],
+        bytes: [u32; 2],
         /// The DNS/NTP direction heuristic already looked at a message.
         app_checked: bool,
     },
     Icmp {
-        bytes: [u64; 2],
+        bytes: [u32; 2],
     },
     Other,
 }
@@ -387,6 +388,9 @@ struct Extras {
     /// often it changed. The stack itself is not kept.
     encap: u64,
     encap_changes: u8,
+    /// The high 32 bits of the connection's counters (see `Counter`),
+    /// indexed `counter as usize + role`.
+    carry: [u32; 6],
     tunnel_parents: Vec<Uid>,
     logged_weirds: Vec<&'static str>,
 }
@@ -409,6 +413,18 @@ impl Inactivity {
     }
 }
 
+/// A connection's 64-bit counters, each kept as its low 32 bits inline
+/// (`Conn::pkts`, `Conn::ip_bytes`, the UDP and ICMP payload `bytes`) and
+/// the carries above them in `Extras::carry`, allocated at the first carry:
+/// 4 GiB in one direction of one connection is rare, and the 16 bytes
+/// saved are in every connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Counter {
+    Pkts = 0,
+    IpBytes = 2,
+    Bytes = 4,
+}
+
 /// A VLAN id slot with no VLAN (ids are 12 bits).
 const NO_VLAN: u16 = u16::MAX;
 
@@ -421,8 +437,9 @@ struct Conn {
     key: StoredKey,
     start: Timestamp,
     last: Timestamp,
-    pkts: [u64; 2],
-    ip_bytes: [u64; 2],
+    /// Packets and IP bytes per role, low 32 bits (see `Counter`).
+    pkts: [u32; 2],
+    ip_bytes: [u32; 2],
     history: History,
     seen: Seen,
     state: ProtoState,
@@ -487,6 +504,65 @@ impl Conn {
         self.extras.get_or_insert_with(Default::default)
     }
 
+    /// The inline low word of a counter, and the `Extras` holding its
+    /// carries. `Counter::Bytes` of a TCP connection is not kept: a
+    /// scratch word stands in.
+    fn counter_parts<'a>(
+        &'a mut self,
+        c: Counter,
+        dir: usize,
+        scratch: &'a mut u32,
+    ) -> (&'a mut u32, &'a mut Option<Box<Extras>>) {
+        let lo = match c {
+            Counter::Pkts => &mut self.pkts[dir],
+            Counter::IpBytes => &mut self.ip_bytes[dir],
+            Counter::Bytes => match &mut self.state {
+                ProtoState::Udp { bytes, .. } | ProtoState::Icmp { bytes } => &mut bytes[dir],
+                _ => scratch,
+            },
+        };
+        (lo, &mut self.extras)
+    }
+
+    fn add(&mut self, c: Counter, dir: usize, v: u32) {
+        let mut scratch = 0;
+        let (lo, extras) = self.counter_parts(c, dir, &mut scratch);
+        let (sum, carry) = lo.overflowing_add(v);
+        *lo = sum;
+        if carry {
+            extras.get_or_insert_with(Default::default).carry[c as usize + dir] += 1;
+        }
+    }
+
+    /// Takes back what `add` counted (never more).
+    fn sub(&mut self, c: Counter, dir: usize, v: u32) {
+        let mut scratch = 0;
+        let (lo, extras) = self.counter_parts(c, dir, &mut scratch);
+        let (diff, borrow) = lo.overflowing_sub(v);
+        *lo = diff;
+        if borrow {
+            if let Some(x) = extras {
+                x.carry[c as usize + dir] -= 1;
+            }
+        }
+    }
+
+    fn get(&self, c: Counter, dir: usize) -> u64 {
+        let lo = match c {
+            Counter::Pkts => self.pkts[dir],
+            Counter::IpBytes => self.ip_bytes[dir],
+            Counter::Bytes => match &self.state {
+                ProtoState::Udp { bytes, .. } | ProtoState::Icmp { bytes } => bytes[dir],
+                _ => 0,
+            },
+        };
+        let hi = self
+            .extras
+            .as_ref()
+            .map_or(0, |x| x.carry[c as usize + dir]);
+        (hi as u64) << 32 | lo as u64
+    }
+
     /// Swaps the roles: the endpoints and everything counted per role.
     fn flip(&mut self) {
         self.orig_is_a = !self.orig_is_a;
@@ -494,6 +570,9 @@ impl Conn {
         self.ip_bytes.swap(0, 1);
         if let Some(x) = &mut self.extras {
             x.l2.swap(0, 1);
+            for pair in x.carry.chunks_exact_mut(2) {
+                pair.swap(0, 1);
+            }
         }
         match &mut self.state {
             ProtoState::Udp { bytes, .. } | ProtoState::Icmp { bytes } => bytes.swap(0, 1),
@@ -502,8 +581,8 @@ impl Conn {
     }
 
     fn count(&mut self, dir: usize, ip_len: u32) {
-        self.pkts[dir] += 1;
-        self.ip_bytes[dir] += ip_len as u64;
+        self.add(Counter::Pkts, dir, 1);
+        self.add(Counter::IpBytes, dir, ip_len);
     }
 
     fn record(&self, uids: &UidGen, local: &LocalNets) -> ConnRecord {
@@ -517,11 +596,10 @@ impl Conn {
                     t.missed_bytes(),
                 )
             }
-            ProtoState::Udp { bytes, .. } => {
-                let state = match (
-                    self.pkts[0] > 0 || bytes[0] > 0,
-                    self.pkts[1] > 0 || bytes[1] > 0,
-                ) {
+            ProtoState::Udp { .. } => {
+                let bytes = [self.get(Counter::Bytes, 0), self.get(Counter::Bytes, 1)];
+                let pkts = [self.get(Counter::Pkts, 0), self.get(Counter::Pkts, 1)];
+                let state = match (pkts[0] > 0 || bytes[0] > 0, pkts[1] > 0 || bytes[1] > 0) {
                     (true, true) => ConnState::SF,
                     (true, false) => ConnState::S0,
                     (false, true) => ConnState::SHR,
@@ -529,7 +607,12 @@ impl Conn {
                 };
                 (bytes[0], bytes[1], state, 0)
             }
-            ProtoState::Icmp { bytes } => (bytes[0], bytes[1], ConnState::OTH, 0),
+            ProtoState::Icmp { .. } => (
+                self.get(Counter::Bytes, 0),
+                self.get(Counter::Bytes, 1),
+                ConnState::OTH,
+                0,
+            ),
             ProtoState::Other => (0, 0, ConnState::OTH, 0),
         };
         let (orig, resp) = (self.orig(), self.resp());
@@ -557,10 +640,10 @@ impl Conn {
             local_resp,
             missed_bytes: missed,
             history: self.history.text.to_string(),
-            orig_pkts: self.pkts[0],
-            orig_ip_bytes: self.ip_bytes[0],
-            resp_pkts: self.pkts[1],
-            resp_ip_bytes: self.ip_bytes[1],
+            orig_pkts: self.get(Counter::Pkts, 0),
+            orig_ip_bytes: self.get(Counter::IpBytes, 0),
+            resp_pkts: self.get(Counter::Pkts, 1),
+            resp_ip_bytes: self.get(Counter::IpBytes, 1),
             tunnel_parents: extras.map_or(Vec::new(), |x| x.tunnel_parents.clone()),
             // The key's protocol is the packet's IP protocol number.
             ip_proto: self.key.proto(),
@@ -920,13 +1003,13 @@ impl Tracker {
                     }
                     return Some(idx);
                 }
-                let ProtoState::Udp { bytes, app_checked } = &mut conn.state else {
-                    unreachable!("udp key maps to a udp connection")
-                };
                 conn.last = m.ts;
                 conn.history
                     .check(&mut conn.seen, Letter::Data, b'D', dir == 0);
-                bytes[dir] += (u.udp_len as u64).saturating_sub(8);
+                conn.add(Counter::Bytes, dir, (u.udp_len as u32).saturating_sub(8));
+                let ProtoState::Udp { app_checked, .. } = &mut conn.state else {
+                    unreachable!("udp key maps to a udp connection")
+                };
                 let app_flip = !*app_checked
                     && app_direction_flip(&self.cfg.likely_server_ports, resp_port, dir, u, m.dst);
                 if u.payload_len > 0 {
@@ -970,9 +1053,7 @@ impl Tracker {
                     return Some(idx);
                 }
                 conn.last = m.ts;
-                if let ProtoState::Icmp { bytes } = &mut conn.state {
-                    bytes[dir] += (i.len as u64).saturating_sub(8);
-                }
+                conn.add(Counter::Bytes, dir, i.len.saturating_sub(8));
                 if i.complete {
                     conn.count(dir, m.ip_len);
                     self.stats.counted += 1;
@@ -1067,8 +1148,8 @@ impl Tracker {
                     };
                     if let Some(p) = pending {
                         let (syn, dir) = *p;
-                        conn.pkts[dir] -= 1;
-                        conn.ip_bytes[dir] -= syn.ip_len as u64;
+                        conn.sub(Counter::Pkts, dir, 1);
+                        conn.sub(Counter::IpBytes, dir, syn.ip_len);
                         self.stats.counted -= 1;
                         self.weirds.add("stray_SYN_answered");
                         self.removal = (0, self.now);
@@ -1113,8 +1194,8 @@ impl Tracker {
                                     } else {
                                         1
                                     };
-                                    c.pkts[dir] -= 1;
-                                    c.ip_bytes[dir] -= syn_meta.ip_len as u64;
+                                    c.sub(Counter::Pkts, dir, 1);
+                                    c.sub(Counter::IpBytes, dir, syn_meta.ip_len);
                                     self.stats.counted -= 1;
                                 }
                             }
@@ -1475,7 +1556,7 @@ impl Tracker {
                     let (o, r) = t.states();
                     matches!(o, TcpState::SynSent | TcpState::SynAckSent) && r == TcpState::Inactive
                 }
-                _ => c.pkts[1] == 0,
+                _ => c.get(Counter::Pkts, 1) == 0,
             };
             let cand = (!unanswered, c.last, i as u32);
             if best.is_none_or(|b| cand < b) {
@@ -1767,6 +1848,58 @@ mod tests {
             ConnKey::new(b, 3, a, 3, 1, false)
         );
     }
+
+    #[test]
+    fn counters_carry_into_extras_past_32_bits() {
+        let a = Addr::v4([10, 0, 0, 1]);
+        let b = Addr::v4([10, 0, 0, 2]);
+        let key = ConnKey::new(a, 5000, b, 53, 17, true);
+        let mut c = Conn {
+            key: StoredKey::new(&key),
+            start: Timestamp::ZERO,
+            last: Timestamp::ZERO,
+            pkts: [0; 2],
+            ip_bytes: [0; 2],
+            history: History::default(),
+            seen: Seen::default(),
+            state: ProtoState::Udp {
+                bytes: [0; 2],
+                app_checked: false,
+            },
+            extras: None,
+            vlan: [NO_VLAN; 2],
+            inactivity: Inactivity::Initial,
+            orig_is_a: true,
+        };
+        // 70,000 datagrams of 65,535 IP bytes: past 2^32 in the origin.
+        for _ in 0..70_000 {
+            c.count(0, 65_535);
+            c.add(Counter::Bytes, 0, 65_507);
+        }
+        c.count(1, 40);
+        assert!(c.extras.is_some(), "the carry allocated the extras");
+        assert_eq!(c.get(Counter::Pkts, 0), 70_000);
+        assert_eq!(c.get(Counter::IpBytes, 0), 70_000 * 65_535);
+        assert_eq!(c.get(Counter::Bytes, 0), 70_000 * 65_507);
+        // Taking back a packet across the 2^32 boundary borrows.
+        let before = c.get(Counter::IpBytes, 0);
+        c.ip_bytes[0] = 10;
+        let hi = c.get(Counter::IpBytes, 0) - 10;
+        c.sub(Counter::IpBytes, 0, 20);
+        assert_eq!(c.get(Counter::IpBytes, 0), hi - 10);
+        c.add(Counter::IpBytes, 0, 20);
+        assert_eq!(c.get(Counter::IpBytes, 0), hi + 10);
+        assert!(before > u32::MAX as u64);
+        // A role flip moves the carries with the low words.
+        c.flip();
+        assert_eq!(c.get(Counter::Pkts, 1), 70_000);
+        assert_eq!(c.get(Counter::Bytes, 1), 70_000 * 65_507);
+        assert_eq!(c.get(Counter::Pkts, 0), 1);
+        assert_eq!(c.get(Counter::IpBytes, 0), 40);
+        let r = c.record(&UidGen::new(0), &LocalNets::default());
+        assert_eq!((r.orig_pkts, r.resp_pkts), (1, 70_000));
+        assert_eq!(r.resp_bytes, 70_000 * 65_507);
+    }
 }
 #[cfg(test)]
 mod size_guard {
@@ -1776,7 +1909,7 @@ mod size_guard {
     fn connection_state_stays_small() {
         use std::mem::size_of;
         assert!(
-            size_of::<Option<super::Conn>>() <= 128,
+            size_of::<Option<super::Conn>>() <= 112,
             "{}",
             size_of::<Option<super::Conn>>()
         );
