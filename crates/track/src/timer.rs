@@ -510,8 +510,9 @@ impl TimerQueue {
         self.refresh();
     }
 
+    /// Drops every entry and frees the chunks.
     pub(crate) fn clear(&mut self) {
-        self.chunks.clear();
+        self.chunks = Vec::new();
         self.free = NIL;
         self.buckets = [[Bucket::EMPTY; SLOTS]; LEVELS];
         self.occupied = [[0; WORDS]; LEVELS];
