@@ -16,11 +16,32 @@ pub(crate) enum Letter {
     Ack = 6,
 }
 
-/// The history of one connection: 24 bytes of text kept inline (no heap
-/// allocation for the histories nearly every connection has).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct History {
-    pub text: compact_str::CompactString,
+/// Letters a history keeps inline.
+const INLINE: usize = 15;
+
+/// The history of one connection, 16 bytes: up to 15 letters inline (no
+/// heap allocation for the histories nearly every connection has: a full
+/// handshake, data both ways and a FIN exchange is 8), a longer one on the
+/// heap. Letters are ASCII and never NUL, so the inline text ends at its
+/// first zero byte.
+#[derive(Clone, Debug)]
+pub(crate) enum History {
+    Inline([u8; INLINE]),
+    // A thin pointer: `Box<str>` or `String` would make the enum 24 bytes.
+    #[allow(clippy::box_collection)]
+    Heap(Box<String>),
+}
+
+impl Default for History {
+    fn default() -> Self {
+        History::Inline([0; INLINE])
+    }
+}
+
+impl PartialEq<&str> for History {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 /// The "seen" bits of a history's letters, one per letter kind and role.
@@ -37,11 +58,52 @@ impl Seen {
 }
 
 impl History {
-    fn code(c: u8, is_orig: bool) -> char {
+    fn code(c: u8, is_orig: bool) -> u8 {
         if is_orig {
-            c as char
+            c
         } else {
-            c.to_ascii_lowercase() as char
+            c.to_ascii_lowercase()
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            History::Inline(buf) => {
+                let n = buf.iter().position(|&b| b == 0).unwrap_or(INLINE);
+                // Only ASCII letters are ever pushed.
+                std::str::from_utf8(&buf[..n]).unwrap_or_default()
+            }
+            History::Heap(s) => s,
+        }
+    }
+
+    pub fn contains(&self, c: char) -> bool {
+        self.as_str().contains(c)
+    }
+
+    pub fn clear(&mut self) {
+        *self = History::default();
+    }
+
+    fn push(&mut self, b: u8) {
+        debug_assert!(b.is_ascii() && b != 0);
+        match self {
+            History::Inline(buf) => match buf.iter().position(|&x| x == 0) {
+                Some(n) => buf[n] = b,
+                None => {
+                    let mut s = String::with_capacity(2 * INLINE);
+                    s.push_str(std::str::from_utf8(buf).unwrap_or_default());
+                    s.push(b as char);
+                    *self = History::Heap(Box::new(s));
+                }
+            },
+            History::Heap(s) => s.push(b as char),
+        }
+    }
+
+    pub fn push_str(&mut self, s: &str) {
+        for b in s.bytes() {
+            self.push(b);
         }
     }
 
@@ -51,7 +113,7 @@ impl History {
         let bit = Seen::bit(letter, is_orig);
         if seen.0 & bit == 0 {
             seen.0 |= bit;
-            self.text.push(Self::code(c, is_orig));
+            self.push(Self::code(c, is_orig));
             false
         } else {
             true
@@ -60,12 +122,12 @@ impl History {
 
     /// Appends a letter unconditionally (repeats, scaled letters).
     pub fn add(&mut self, c: u8, is_orig: bool) {
-        self.text.push(Self::code(c, is_orig));
+        self.push(Self::code(c, is_orig));
     }
 
     /// Appends a role-independent marker (`^`, `X`).
     pub fn mark(&mut self, c: char) {
-        self.text.push(c);
+        self.push(c as u8);
     }
 }
 
@@ -131,6 +193,23 @@ mod tests {
         assert!(h.check(&mut seen, Letter::Ack, b'A', true));
         assert!(!h.check(&mut seen, Letter::Ack, b'A', false));
         h.mark('^');
-        assert_eq!(h.text, "Aa^");
+        assert_eq!(h.as_str(), "Aa^");
+    }
+
+    #[test]
+    fn long_histories_move_to_the_heap_intact() {
+        let mut h = History::default();
+        let letters = "ShADadtTwWcCgGiIqQ";
+        for (i, b) in letters.bytes().enumerate() {
+            h.add(b.to_ascii_uppercase(), b.is_ascii_uppercase());
+            assert_eq!(h.as_str(), &letters[..=i]);
+            assert_eq!(matches!(h, History::Inline(_)), i < INLINE, "at {i}");
+        }
+        assert!(h.contains('q') && !h.contains('X'));
+        h.clear();
+        assert_eq!(h.as_str(), "");
+        h.push_str("^h");
+        assert!(h == "^h");
+        assert_eq!(std::mem::size_of::<History>(), 16);
     }
 }

@@ -644,7 +644,7 @@ impl Conn {
                 (
                     o,
                     r,
-                    tcp_conn_state(t, &self.history.text),
+                    tcp_conn_state(t, self.history.as_str()),
                     t.missed_bytes(),
                 )
             }
@@ -691,7 +691,7 @@ impl Conn {
             local_orig,
             local_resp,
             missed_bytes: missed,
-            history: self.history.text.to_string(),
+            history: self.history.as_str().to_string(),
             orig_pkts: self.get(Counter::Pkts, 0),
             orig_ip_bytes: self.get(Counter::IpBytes, 0),
             resp_pkts: self.get(Counter::Pkts, 1),
@@ -1388,7 +1388,7 @@ impl Tracker {
             return;
         }
         let conn = self.conns[idx as usize].as_mut().expect("checked above");
-        let seen_x = conn.history.text.contains('X');
+        let seen_x = conn.history.contains('X');
         let x = conn.extras();
         // Every change counts, to or from no encapsulation as well
         // (btest tunnels.count-default-tunnel-changes logs `DX`).
@@ -1986,7 +1986,7 @@ mod size_guard {
     fn connection_state_stays_small() {
         use std::mem::size_of;
         assert!(
-            size_of::<Option<super::Conn>>() <= 104,
+            size_of::<Option<super::Conn>>() <= 96,
             "{}",
             size_of::<Option<super::Conn>>()
         );

@@ -652,11 +652,11 @@ impl TcpConn {
     fn record_letter(&mut self, e: &mut usize, letter: Letter, c: u8, ctx: &mut TcpCtx) -> bool {
         // First productive packet after a lone SYN-ACK flips the connection
         // and rewrites the history to `^h` (§3.4, later flip 1).
-        if matches!(letter, Letter::Ack | Letter::Data) && ctx.history.text == "H" {
+        if matches!(letter, Letter::Ack | Letter::Data) && *ctx.history == "H" {
             self.flip(ctx);
             *e = 1 - *e;
-            ctx.history.text.clear();
-            ctx.history.text.push_str("^h");
+            ctx.history.clear();
+            ctx.history.push_str("^h");
         }
         ctx.history.check(ctx.seen, letter, c, *e == 0)
     }
