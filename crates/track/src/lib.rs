@@ -1991,7 +1991,7 @@ mod size_guard {
             size_of::<Option<super::Conn>>()
         );
         assert!(
-            size_of::<super::tcp::TcpConn>() <= 72,
+            size_of::<super::tcp::TcpConn>() <= 64,
             "{}",
             size_of::<super::tcp::TcpConn>()
         );

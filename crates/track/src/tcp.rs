@@ -143,13 +143,20 @@ impl Ranges {
 #[derive(Clone, Debug)]
 struct Rare {
     ranges: [Ranges; 2],
-    /// When a stale ACK first answered this connection's SYN; the delay
-    /// until the real SYN-ACK is what the stale peer state cost.
-    stale_ack_at: Option<Timestamp>,
+    /// When a stale ACK first answered this connection's SYN (`NEVER`:
+    /// none); the delay until the real SYN-ACK is what the stale peer state
+    /// cost.
+    stale_ack_at: Timestamp,
+    /// By role: the high 32 bits of the last RST mark (`TcpConn::
+    /// hist_last_rst`), written only when they change from 0.
+    rst_hi: [u32; 2],
     /// Strict model: an unanswered SYN seen inside the established
     /// connection, with the role index of its sender.
     pending_syn: Option<Box<(quartet_decode::PacketMeta, usize)>>,
 }
+
+/// No time (`Rare::stale_ack_at`).
+const NEVER: Timestamp = Timestamp(i64::MIN);
 
 /// Direction `x`'s ranges in `rare` (the empty ones while none were
 /// allocated).
@@ -161,7 +168,8 @@ impl Default for Rare {
     fn default() -> Self {
         Rare {
             ranges: [Ranges::EMPTY, Ranges::EMPTY],
-            stale_ack_at: None,
+            stale_ack_at: NEVER,
+            rst_hi: [0; 2],
             pending_syn: None,
         }
     }
@@ -433,8 +441,8 @@ pub(crate) struct TcpConn {
     pub epoch: u8,
     /// By role: relative sequence of the last RST (a repeated `R` is
     /// recorded only at a new one; the last SYN's and FIN's are in
-    /// `Ranges`).
-    hist_last_rst: [u64; 2],
+    /// `Ranges`), its low 32 bits; the high ones in `Rare::rst_hi`.
+    hist_last_rst: [u32; 2],
     /// Ranges, rare counters, stale-ACK time and stray SYN, allocated on
     /// first use.
     rare: Option<Box<Rare>>,
@@ -491,12 +499,26 @@ impl TcpConn {
         self.ep[0].flag(DID_CLOSE) && self.ep[1].flag(DID_CLOSE)
     }
 
+    fn last_rst(&self, x: usize) -> u64 {
+        let hi = self.rare.as_ref().map_or(0, |r| r.rst_hi[x]);
+        (hi as u64) << 32 | self.hist_last_rst[x] as u64
+    }
+
+    fn set_last_rst(&mut self, x: usize, rel_seq: u64) {
+        self.hist_last_rst[x] = rel_seq as u32;
+        let hi = (rel_seq >> 32) as u32;
+        if hi != self.rare.as_ref().map_or(0, |r| r.rst_hi[x]) {
+            self.rare.get_or_insert_with(Default::default).rst_hi[x] = hi;
+        }
+    }
+
     /// Swaps roles (§3.4).
     fn flip(&mut self, ctx: &mut TcpCtx) {
         self.ep.swap(0, 1);
         self.hist_last_rst.swap(0, 1);
         if let Some(r) = &mut self.rare {
             r.ranges.swap(0, 1);
+            r.rst_hi.swap(0, 1);
         }
         self.first_packet_seen = (if self.first_packet_seen & ORIG_SEEN != 0 {
             RESP_SEEN
@@ -701,12 +723,10 @@ impl TcpConn {
                 self.reasm(*e).ranges().hist_last_fin = at;
             }
             if rst {
-                if self.record_letter(e, Letter::Rst, b'R', ctx)
-                    && rel_seq != self.hist_last_rst[*e]
-                {
+                if self.record_letter(e, Letter::Rst, b'R', ctx) && rel_seq != self.last_rst(*e) {
                     ctx.history.add(b'R', *e == 0);
                 }
-                self.hist_last_rst[*e] = rel_seq;
+                self.set_last_rst(*e, rel_seq);
             }
         } else if len > 0 {
             self.record_letter(e, Letter::Data, b'D', ctx);
@@ -806,7 +826,9 @@ impl TcpConn {
         {
             ctx.weirds.add("SYN_answered_by_stale_ACK");
             let rare = self.rare.get_or_insert_with(Default::default);
-            rare.stale_ack_at.get_or_insert(ctx.now);
+            if rare.stale_ack_at == NEVER {
+                rare.stale_ack_at = ctx.now;
+            }
             stale_ack = ctx.strict;
         }
 
@@ -1037,8 +1059,11 @@ impl TcpConn {
                         if self.ep[p].state != Partial {
                             ctx.established = true;
                         }
-                        let stale = self.rare.as_mut().and_then(|r| r.stale_ack_at.take());
-                        if let Some(at) = stale {
+                        let stale = self
+                            .rare
+                            .as_mut()
+                            .map(|r| std::mem::replace(&mut r.stale_ack_at, NEVER));
+                        if let Some(at) = stale.filter(|&at| at != NEVER) {
                             ctx.stale_delay = Some(ctx.now.micros() - at.micros());
                         }
                     }
@@ -1426,5 +1451,24 @@ impl TcpConn {
 
     pub fn states(&self) -> (TcpState, TcpState) {
         (self.ep[0].state, self.ep[1].state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rst_marks_keep_all_64_bits() {
+        let mut t = TcpConn::new();
+        t.set_last_rst(0, 7);
+        assert!(t.rare.is_none(), "a mark below 2^32 allocates nothing");
+        assert_eq!(t.last_rst(0), 7);
+        let far = (3u64 << 32) | 7;
+        t.set_last_rst(1, far);
+        assert_eq!((t.last_rst(0), t.last_rst(1)), (7, far));
+        assert_ne!(t.last_rst(1), 7, "same low bits, a different mark");
+        t.set_last_rst(1, 9);
+        assert_eq!(t.last_rst(1), 9);
     }
 }
