@@ -500,6 +500,9 @@ struct Conn {
     inactivity: Inactivity,
     /// The originator is the key's first endpoint (`a`, `pa`).
     orig_is_a: bool,
+    /// Generation of the slot: a timer entry scheduled with another one
+    /// belonged to an earlier connection of the slot.
+    gen: u32,
 }
 
 impl Conn {
@@ -811,11 +814,6 @@ fn icmp_ports(m: &IcmpMeta) -> (u16, u16, bool) {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Slot {
-    gen: u32,
-}
-
 /// The connection table of one shard, with its timers.
 pub struct Tracker {
     cfg: TrackConfig,
@@ -825,8 +823,8 @@ pub struct Tracker {
     table: HashTable<u32>,
     conns: Vec<Option<Conn>>,
     tcps: TcpSlab,
-    slots: Vec<Slot>,
-    free: Vec<u32>,
+    /// Free slots, with the generation their next connection takes.
+    free: Vec<(u32, u32)>,
     timers: TimerQueue,
     /// TIME_WAIT tombstones of the strict model, and their expiry order.
     tombstones: HashMap<ConnKey, Tombstone>,
@@ -862,7 +860,6 @@ impl Tracker {
             table: HashTable::new(),
             conns: Vec::new(),
             tcps: TcpSlab::default(),
-            slots: Vec::new(),
             free: Vec::new(),
             timers: TimerQueue::default(),
             tunnels,
@@ -1305,10 +1302,10 @@ impl Tracker {
         src_is_a: bool,
     ) -> u32 {
         let slot = idx as usize;
-        let gen = self.slots[slot].gen;
         let conn = self.conns[slot]
             .as_mut()
             .expect("table points at a live slot");
+        let gen = conn.gen;
         let is_orig = conn.sent_by_orig(src_is_a);
         let ProtoState::Tcp(ti) = conn.state else {
             unreachable!("tcp key maps to a tcp connection")
@@ -1497,23 +1494,23 @@ impl Tracker {
             ],
             inactivity: Inactivity::Initial,
             orig_is_a,
+            gen: 0,
         };
         if flip {
             conn.flip();
             conn.history.mark('^');
         }
-        let idx = match self.free.pop() {
-            Some(i) => {
+        let (idx, gen) = match self.free.pop() {
+            Some((i, gen)) => {
+                conn.gen = gen;
                 self.conns[i as usize] = Some(conn);
-                i
+                (i, gen)
             }
             None => {
                 self.conns.push(Some(conn));
-                self.slots.push(Slot { gen: 0 });
-                (self.conns.len() - 1) as u32
+                ((self.conns.len() - 1) as u32, 0)
             }
         };
-        let gen = self.slots[idx as usize].gen;
         let conns = &self.conns;
         self.table.insert_unique(key.table_hash(), idx, |&i| {
             conns[i as usize]
@@ -1558,9 +1555,8 @@ impl Tracker {
                 );
             }
         }
-        let (slots, conns, tcps) = (&self.slots, &self.conns, &self.tcps);
-        self.timers
-            .compact_if_grown(|e| timer_live(slots, conns, tcps, e));
+        let (conns, tcps) = (&self.conns, &self.tcps);
+        self.timers.compact_if_grown(|e| timer_live(conns, tcps, e));
         idx
     }
 
@@ -1572,13 +1568,12 @@ impl Tracker {
         if let Ok(entry) = self.table.find_entry(key.table_hash(), |&i| i == idx) {
             entry.remove();
         }
-        self.slots[idx as usize].gen = self.slots[idx as usize].gen.wrapping_add(1);
         // The end-of-input flush empties the table: nothing reuses a slot
         // then, and lists of millions of freed slots would only raise the
         // peak.
         let flushing = self.removal.0 == 2;
         if !flushing {
-            self.free.push(idx);
+            self.free.push((idx, conn.gen.wrapping_add(1)));
         }
         self.stats.conns_removed += 1;
         // Only a connection that ran its course leaves a tombstone: one
@@ -1697,7 +1692,7 @@ impl Tracker {
     /// Runs a due timer; false when it had been cancelled (its connection
     /// is gone or its analyzer timers were cancelled).
     fn fire(&mut self, e: Entry, out: &mut impl FnMut(ConnRecord)) -> bool {
-        if !timer_live(&self.slots, &self.conns, &self.tcps, &e) {
+        if !timer_live(&self.conns, &self.tcps, &e) {
             return false;
         }
         let now = self.now;
@@ -1800,7 +1795,6 @@ impl Tracker {
         self.tomb_expiry.clear();
         self.conns.clear();
         self.tcps.clear();
-        self.slots.clear();
         self.free.clear();
     }
 }
@@ -1841,13 +1835,11 @@ fn app_direction_flip(
 /// Whether a timer entry still belongs to its connection: not removed
 /// since (same slot generation) and, for an analyzer timer, not cancelled
 /// by an epoch bump. A dead entry stays dead, so it may be dropped early.
-fn timer_live(slots: &[Slot], conns: &[Option<Conn>], tcps: &TcpSlab, e: &Entry) -> bool {
-    let slot = e.slot as usize;
-    if slots.get(slot).map(|s| s.gen) != Some(e.gen) {
-        return false;
-    }
-    match conns.get(slot) {
-        Some(Some(conn)) => !e.kind.is_analyzer() || e.epoch == conn.epoch(tcps),
+fn timer_live(conns: &[Option<Conn>], tcps: &TcpSlab, e: &Entry) -> bool {
+    match conns.get(e.slot as usize) {
+        Some(Some(conn)) if conn.gen == e.gen => {
+            !e.kind.is_analyzer() || e.epoch == conn.epoch(tcps)
+        }
         _ => false,
     }
 }
@@ -1947,6 +1939,7 @@ mod tests {
             vlan: [NO_VLAN; 2],
             inactivity: Inactivity::Initial,
             orig_is_a: true,
+            gen: 0,
         };
         // 70,000 datagrams of 65,535 IP bytes: past 2^32 in the origin.
         for _ in 0..70_000 {
