@@ -1370,7 +1370,15 @@ impl Tracker {
         let sender_is_orig = is_orig != (flips % 2 == 1);
         conn.count(if sender_is_orig { 0 } else { 1 }, m.ip_len);
         self.stats.counted += 1;
+        self.compact_timers();
         idx
+    }
+
+    /// Drops cancelled timer entries when enough accumulated (see
+    /// `TimerQueue::compact_if_grown`).
+    fn compact_timers(&mut self) {
+        let (conns, tcps) = (&self.conns, &self.tcps);
+        self.timers.compact_if_grown(|e| timer_live(conns, tcps, e));
     }
 
     /// A packet arrived with a different encapsulation than the previous
@@ -1555,8 +1563,7 @@ impl Tracker {
                 );
             }
         }
-        let (conns, tcps) = (&self.conns, &self.tcps);
-        self.timers.compact_if_grown(|e| timer_live(conns, tcps, e));
+        self.compact_timers();
         idx
     }
 
@@ -1574,6 +1581,9 @@ impl Tracker {
         let flushing = self.removal.0 == 2;
         if !flushing {
             self.free.push((idx, conn.gen.wrapping_add(1)));
+            // Its pending entries are dead now (the inactivity one at
+            // least, unless that is the timer removing it).
+            self.timers.note_dead();
         }
         self.stats.conns_removed += 1;
         // Only a connection that ran its course leaves a tombstone: one

@@ -1381,6 +1381,7 @@ impl TcpConn {
                 }
             }
             self.cancel_timers();
+            ctx.timers.note_dead();
             let due = ctx.last_time.add_micros(FIVE_SECONDS);
             ctx.schedule(due, TimerKind::Delete, self.epoch);
         } else if self.ep[x].prev_state != TcpState::Inactive {
