@@ -66,8 +66,8 @@ const MAX_RETIRED: usize = 64;
 /// consumers of its frames set (`set_floor`): frames handed to shards but
 /// not yet decoded lie behind the reader, and a page released under them
 /// would be read back in and then stay resident.
-const RELEASE_LAG: usize = 32 << 20;
-const RELEASE_STEP: usize = 8 << 20;
+const RELEASE_LAG: usize = 8 << 20;
+const RELEASE_STEP: usize = 4 << 20;
 
 /// The two magic bytes that start every gzip member (RFC 1952 §2.3.1).
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
