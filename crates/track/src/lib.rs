@@ -356,19 +356,21 @@ pub struct TrackStats {
     pub conns_removed: u64,
 }
 
-#[derive(Debug)]
-enum ProtoState {
-    /// The TCP state's index in the tracker's `TcpSlab`.
-    Tcp(u32),
-    /// `bytes`: payload bytes per role, low 32 bits (`Counter::Bytes`).
-    Udp {
-        bytes: [u32; 2],
-        /// The DNS/NTP direction heuristic already looked at a message.
-        app_checked: bool,
-    },
-    Icmp {
-        bytes: [u32; 2],
-    },
+/// A connection's transport, with the little each kind keeps beside it:
+/// a TCP connection's inactivity class, whether the DNS/NTP direction
+/// heuristic already looked at a UDP message. One byte: as an enum with
+/// fields it would take a tag, and the protocol's own data (`Conn::aux`)
+/// a tag of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// TCP, with `Inactivity::Initial`, `Tcp` or `Long`.
+    TcpInitial,
+    TcpTcp,
+    TcpLong,
+    Udp,
+    /// UDP whose direction heuristic already looked at a message.
+    UdpChecked,
+    Icmp,
     Other,
 }
 
@@ -439,6 +441,8 @@ struct Extras {
     /// often it changed. The stack itself is not kept.
     encap: u64,
     encap_changes: u8,
+    /// The last packet's time, when `Conn::last_off` cannot hold it.
+    last: Timestamp,
     /// The high 32 bits of the connection's counters (see `Counter`),
     /// indexed `counter as usize + role`.
     carry: [u32; 6],
@@ -476,6 +480,9 @@ enum Counter {
     Bytes = 4,
 }
 
+/// `Conn::last_off` of a last time kept in `Extras::last`.
+const LAST_IN_EXTRAS: u32 = u32::MAX;
+
 /// A VLAN id slot with no VLAN (ids are 12 bits).
 const NO_VLAN: u16 = u16::MAX;
 
@@ -487,17 +494,22 @@ const NO_VLAN: u16 = u16::MAX;
 struct Conn {
     key: StoredKey,
     start: Timestamp,
-    last: Timestamp,
+    /// The last packet's time as microseconds after `start`, or `LAST_IN_EXTRAS`
+    /// (more than 71 minutes later, or before `start`): then in `Extras::last`.
+    last_off: u32,
     /// Packets and IP bytes per role, low 32 bits (see `Counter`).
     pkts: [u32; 2],
     ip_bytes: [u32; 2],
     history: History,
     seen: Seen,
-    state: ProtoState,
+    kind: Kind,
+    /// The protocol's data, by `kind`: TCP's state index in the tracker's
+    /// `TcpSlab` (`[index, 0]`); UDP's and ICMP's payload bytes per role,
+    /// low 32 bits (`Counter::Bytes`); nothing for other transports.
+    aux: [u32; 2],
     extras: Option<Box<Extras>>,
     /// Outer and inner VLAN id of the first packet (`NO_VLAN`: none).
     vlan: [u16; 2],
-    inactivity: Inactivity,
     /// The originator is the key's first endpoint (`a`, `pa`).
     orig_is_a: bool,
     /// Generation of the slot: a timer entry scheduled with another one
@@ -534,19 +546,66 @@ impl Conn {
     /// Analyzer-timer epoch (TCP's; the DNS session timer of a UDP
     /// connection is never cancelled).
     fn epoch(&self, tcps: &TcpSlab) -> u8 {
-        match self.state {
-            ProtoState::Tcp(t) => tcps[t].epoch,
-            _ => 0,
+        match self.tcp() {
+            Some(t) => tcps[t].epoch,
+            None => 0,
         }
     }
 
     /// The transport (kept as the protocol state's kind).
     fn proto(&self) -> Proto {
-        match self.state {
-            ProtoState::Tcp(_) => Proto::Tcp,
-            ProtoState::Udp { .. } => Proto::Udp,
-            ProtoState::Icmp { .. } => Proto::Icmp,
-            ProtoState::Other => Proto::UnknownTransport,
+        match self.kind {
+            Kind::TcpInitial | Kind::TcpTcp | Kind::TcpLong => Proto::Tcp,
+            Kind::Udp | Kind::UdpChecked => Proto::Udp,
+            Kind::Icmp => Proto::Icmp,
+            Kind::Other => Proto::UnknownTransport,
+        }
+    }
+
+    /// A TCP connection's index in the tracker's `TcpSlab`.
+    fn tcp(&self) -> Option<u32> {
+        (self.proto() == Proto::Tcp).then_some(self.aux[0])
+    }
+
+    /// Whether `aux` holds payload byte counts (UDP, ICMP).
+    fn counts_bytes(&self) -> bool {
+        matches!(self.proto(), Proto::Udp | Proto::Icmp)
+    }
+
+    fn inactivity(&self) -> Inactivity {
+        match self.kind {
+            Kind::TcpTcp => Inactivity::Tcp,
+            Kind::TcpLong => Inactivity::Long,
+            _ => Inactivity::Initial,
+        }
+    }
+
+    /// Only TCP connections change class (at the handshake).
+    fn set_inactivity(&mut self, i: Inactivity) {
+        if self.proto() == Proto::Tcp {
+            self.kind = match i {
+                Inactivity::Initial => Kind::TcpInitial,
+                Inactivity::Tcp => Kind::TcpTcp,
+                Inactivity::Long => Kind::TcpLong,
+            };
+        }
+    }
+
+    fn last(&self) -> Timestamp {
+        if self.last_off == LAST_IN_EXTRAS {
+            self.extras.as_ref().map_or(self.start, |x| x.last)
+        } else {
+            self.start.add_micros(i64::from(self.last_off))
+        }
+    }
+
+    fn set_last(&mut self, t: Timestamp) {
+        match u32::try_from(t.micros() - self.start.micros()) {
+            Ok(off) if off != LAST_IN_EXTRAS => self.last_off = off,
+            _ => {
+                self.last_off = LAST_IN_EXTRAS;
+                self.extras().last = t;
+            }
         }
     }
 
@@ -570,10 +629,8 @@ impl Conn {
         let lo = match c {
             Counter::Pkts => &mut self.pkts[dir],
             Counter::IpBytes => &mut self.ip_bytes[dir],
-            Counter::Bytes => match &mut self.state {
-                ProtoState::Udp { bytes, .. } | ProtoState::Icmp { bytes } => &mut bytes[dir],
-                _ => scratch,
-            },
+            Counter::Bytes if self.counts_bytes() => &mut self.aux[dir],
+            Counter::Bytes => scratch,
         };
         (lo, &mut self.extras)
     }
@@ -605,10 +662,8 @@ impl Conn {
         let lo = match c {
             Counter::Pkts => self.pkts[dir],
             Counter::IpBytes => self.ip_bytes[dir],
-            Counter::Bytes => match &self.state {
-                ProtoState::Udp { bytes, .. } | ProtoState::Icmp { bytes } => bytes[dir],
-                _ => 0,
-            },
+            Counter::Bytes if self.counts_bytes() => self.aux[dir],
+            Counter::Bytes => 0,
         };
         let hi = self
             .extras
@@ -628,9 +683,8 @@ impl Conn {
                 pair.swap(0, 1);
             }
         }
-        match &mut self.state {
-            ProtoState::Udp { bytes, .. } | ProtoState::Icmp { bytes } => bytes.swap(0, 1),
-            _ => {}
+        if self.counts_bytes() {
+            self.aux.swap(0, 1);
         }
     }
 
@@ -640,9 +694,9 @@ impl Conn {
     }
 
     fn record(&self, tcps: &TcpSlab, uids: &UidGen, local: &LocalNets) -> ConnRecord {
-        let (orig_bytes, resp_bytes, conn_state, missed) = match &self.state {
-            ProtoState::Tcp(t) => {
-                let t = &tcps[*t];
+        let (orig_bytes, resp_bytes, conn_state, missed) = match self.proto() {
+            Proto::Tcp => {
+                let t = &tcps[self.aux[0]];
                 let (o, r) = t.sizes();
                 (
                     o,
@@ -651,7 +705,7 @@ impl Conn {
                     t.missed_bytes(),
                 )
             }
-            ProtoState::Udp { .. } => {
+            Proto::Udp => {
                 let bytes = [self.get(Counter::Bytes, 0), self.get(Counter::Bytes, 1)];
                 let pkts = [self.get(Counter::Pkts, 0), self.get(Counter::Pkts, 1)];
                 let state = match (pkts[0] > 0 || bytes[0] > 0, pkts[1] > 0 || bytes[1] > 0) {
@@ -662,13 +716,13 @@ impl Conn {
                 };
                 (bytes[0], bytes[1], state, 0)
             }
-            ProtoState::Icmp { .. } => (
+            Proto::Icmp => (
                 self.get(Counter::Bytes, 0),
                 self.get(Counter::Bytes, 1),
                 ConnState::OTH,
                 0,
             ),
-            ProtoState::Other => (0, 0, ConnState::OTH, 0),
+            Proto::UnknownTransport => (0, 0, ConnState::OTH, 0),
         };
         let (orig, resp) = (self.orig(), self.resp());
         let (local_orig, local_resp) = if local.is_empty() {
@@ -680,7 +734,7 @@ impl Conn {
         let vlan = |v: u16| (v != NO_VLAN).then_some(v);
         ConnRecord {
             ts: self.start,
-            last_ts: self.last,
+            last_ts: self.last(),
             uid: self.uid(uids),
             orig_h: orig.0,
             orig_p: orig.1,
@@ -1054,17 +1108,14 @@ impl Tracker {
                     }
                     return Some(idx);
                 }
-                conn.last = m.ts;
+                conn.set_last(m.ts);
                 conn.history
                     .check(&mut conn.seen, Letter::Data, b'D', dir == 0);
                 conn.add(Counter::Bytes, dir, (u.udp_len as u32).saturating_sub(8));
-                let ProtoState::Udp { app_checked, .. } = &mut conn.state else {
-                    unreachable!("udp key maps to a udp connection")
-                };
-                let app_flip = !*app_checked
+                let app_flip = conn.kind != Kind::UdpChecked
                     && app_direction_flip(&self.cfg.likely_server_ports, resp_port, dir, u, m.dst);
                 if u.payload_len > 0 {
-                    *app_checked = true;
+                    conn.kind = Kind::UdpChecked;
                 }
                 conn.count(dir, m.ip_len);
                 self.stats.counted += 1;
@@ -1103,7 +1154,7 @@ impl Tracker {
                     self.stats.dropped_bad_checksum += 1;
                     return Some(idx);
                 }
-                conn.last = m.ts;
+                conn.set_last(m.ts);
                 conn.add(Counter::Bytes, dir, i.len.saturating_sub(8));
                 if i.complete {
                     conn.count(dir, m.ip_len);
@@ -1123,7 +1174,7 @@ impl Tracker {
                     .as_mut()
                     .expect("table points at a live slot");
                 let dir = if conn.sent_by_orig(src_is_a) { 0 } else { 1 };
-                conn.last = m.ts;
+                conn.set_last(m.ts);
                 conn.count(dir, m.ip_len);
                 self.stats.counted += 1;
                 Some(idx)
@@ -1145,7 +1196,7 @@ impl Tracker {
             let conn = self.conns[idx as usize]
                 .as_ref()
                 .expect("table points at a live slot");
-            let ProtoState::Tcp(ti) = conn.state else {
+            let Some(ti) = conn.tcp() else {
                 unreachable!("tcp key maps to a tcp connection")
             };
             let tc = &self.tcps[ti];
@@ -1153,7 +1204,7 @@ impl Tracker {
             let decision = if strict {
                 tc.strict_reuse(t, is_orig)
             } else {
-                tc.is_reuse(t, m.ts, conn.last)
+                tc.is_reuse(t, m.ts, conn.last())
             };
             // A new SYN while the old connection, closed by a FIN exchange,
             // is still within 2MSL: the TIME_WAIT holder let it in (both
@@ -1162,7 +1213,7 @@ impl Tracker {
                 && t.has(F::SYN)
                 && !t.has(F::ACK)
                 && tc.time_wait_seqs().is_some()
-                && m.ts.micros() - conn.last.micros() < 2 * STRICT_MSL;
+                && m.ts.micros() - conn.last().micros() < 2 * STRICT_MSL;
             match decision {
                 Reuse::Yes(weird) => {
                     if let Some(w) = weird {
@@ -1183,7 +1234,7 @@ impl Tracker {
                     let conn = self.conns[idx as usize].as_mut().expect("live slot");
                     let dir = if is_orig { 0 } else { 1 };
                     conn.count(dir, m.ip_len);
-                    if let ProtoState::Tcp(ti) = conn.state {
+                    if let Some(ti) = conn.tcp() {
                         self.tcps[ti].set_pending_syn(*m, dir);
                     }
                     self.stats.counted += 1;
@@ -1194,10 +1245,7 @@ impl Tracker {
                     // connection ends where that SYN was, a new one starts
                     // with it.
                     let conn = self.conns[idx as usize].as_mut().expect("live slot");
-                    let pending = match &mut conn.state {
-                        ProtoState::Tcp(ti) => self.tcps[*ti].take_pending_syn(),
-                        _ => None,
-                    };
+                    let pending = conn.tcp().and_then(|ti| self.tcps[ti].take_pending_syn());
                     if let Some(p) = pending {
                         let (syn, dir) = *p;
                         conn.sub(Counter::Pkts, dir, 1);
@@ -1307,7 +1355,7 @@ impl Tracker {
             .expect("table points at a live slot");
         let gen = conn.gen;
         let is_orig = conn.sent_by_orig(src_is_a);
-        let ProtoState::Tcp(ti) = conn.state else {
+        let Some(ti) = conn.tcp() else {
             unreachable!("tcp key maps to a tcp connection")
         };
         let tc = &mut self.tcps[ti];
@@ -1330,11 +1378,12 @@ impl Tracker {
             tc.checksum_error(is_orig, &mut conn.history);
             return idx;
         }
+        let mut last = conn.last();
         let mut ctx = TcpCtx {
             now: m.ts,
             history: &mut conn.history,
             seen: &mut conn.seen,
-            last_time: &mut conn.last,
+            last_time: &mut last,
             timers: &mut self.timers,
             slot: idx,
             gen,
@@ -1355,14 +1404,15 @@ impl Tracker {
             self.stats.stale_setup_delay_us += d.max(0) as u64;
         }
         let (flips, switch, established) = (ctx.flips, ctx.switch_timeout, ctx.established);
+        conn.set_last(last);
         if flips % 2 == 1 {
             conn.flip();
         }
-        if switch && conn.inactivity == Inactivity::Initial {
-            conn.inactivity = Inactivity::Tcp;
+        if switch && conn.inactivity() == Inactivity::Initial {
+            conn.set_inactivity(Inactivity::Tcp);
         }
         if established && matches!(conn.resp().1, 21 | 22 | 23 | 513) {
-            conn.inactivity = Inactivity::Long;
+            conn.set_inactivity(Inactivity::Long);
         }
         // A flip inside the packet (`H` -> `^h`, SYN/SYN-ACK reversal) moves
         // the sender to the other role; the packet counts for its new role
@@ -1481,26 +1531,26 @@ impl Tracker {
         let mut conn = Conn {
             key: StoredKey::new(&key),
             start: m.ts,
-            last: m.ts,
+            last_off: 0,
             pkts: [0; 2],
             ip_bytes: [0; 2],
             history: History::default(),
             seen: Seen::default(),
-            state: match proto {
-                Proto::Tcp => ProtoState::Tcp(self.tcps.insert(TcpConn::new())),
-                Proto::Udp => ProtoState::Udp {
-                    bytes: [0; 2],
-                    app_checked: false,
-                },
-                Proto::Icmp => ProtoState::Icmp { bytes: [0; 2] },
-                Proto::UnknownTransport => ProtoState::Other,
+            kind: match proto {
+                Proto::Tcp => Kind::TcpInitial,
+                Proto::Udp => Kind::Udp,
+                Proto::Icmp => Kind::Icmp,
+                Proto::UnknownTransport => Kind::Other,
+            },
+            aux: match proto {
+                Proto::Tcp => [self.tcps.insert(TcpConn::new()), 0],
+                _ => [0; 2],
             },
             extras,
             vlan: [
                 m.l2.vlan.unwrap_or(NO_VLAN),
                 m.l2.inner_vlan.unwrap_or(NO_VLAN),
             ],
-            inactivity: Inactivity::Initial,
             orig_is_a,
             gen: 0,
         };
@@ -1592,7 +1642,7 @@ impl Tracker {
             self.leave_tombstone(&conn);
         }
         let mut r = conn.record(&self.tcps, &self.uids, &self.cfg.local_nets);
-        if let ProtoState::Tcp(ti) = conn.state {
+        if let Some(ti) = conn.tcp() {
             if flushing {
                 self.tcps[ti] = TcpConn::default();
             } else {
@@ -1625,14 +1675,14 @@ impl Tracker {
             let Some(c) = self.conns[i].as_ref() else {
                 continue;
             };
-            let unanswered = match c.state {
-                ProtoState::Tcp(t) => {
+            let unanswered = match c.tcp() {
+                Some(t) => {
                     let (o, r) = self.tcps[t].states();
                     matches!(o, TcpState::SynSent | TcpState::SynAckSent) && r == TcpState::Inactive
                 }
                 _ => c.get(Counter::Pkts, 1) == 0,
             };
-            let cand = (!unanswered, c.last, i as u32);
+            let cand = (!unanswered, c.last(), i as u32);
             if best.is_none_or(|b| cand < b) {
                 best = Some(cand);
             }
@@ -1650,14 +1700,14 @@ impl Tracker {
     /// first keeps TIME_WAIT that long. A connection ended by a RST leaves
     /// none: no host keeps state for it.
     fn leave_tombstone(&mut self, conn: &Conn) {
-        let ProtoState::Tcp(ti) = conn.state else {
+        let Some(ti) = conn.tcp() else {
             return;
         };
         let tc = &self.tcps[ti];
         let Some(final_seq) = tc.time_wait_seqs() else {
             return;
         };
-        let expires = conn.last.add_micros(2 * STRICT_MSL);
+        let expires = conn.last().add_micros(2 * STRICT_MSL);
         if expires <= self.now {
             return;
         }
@@ -1720,7 +1770,7 @@ impl Tracker {
         };
         match e.kind {
             TimerKind::Inactivity => {
-                let due = conn.last.add_micros(conn.inactivity.micros());
+                let due = conn.last().add_micros(conn.inactivity().micros());
                 if due <= now {
                     self.remove(e.slot, out);
                 } else {
@@ -1729,9 +1779,9 @@ impl Tracker {
                 }
             }
             TimerKind::Expire => {
-                let last = conn.last;
+                let last = conn.last();
                 let epoch = conn.epoch(&self.tcps);
-                if let ProtoState::Tcp(ti) = conn.state {
+                if let Some(ti) = conn.tcp() {
                     let tc = &mut self.tcps[ti];
                     match tc.expire_check(now, last) {
                         None => self.remove(e.slot, out),
@@ -1747,7 +1797,7 @@ impl Tracker {
                 }
             }
             TimerKind::Attempt => {
-                if let ProtoState::Tcp(ti) = conn.state {
+                if let Some(ti) = conn.tcp() {
                     if self.tcps[ti].attempt_expired() {
                         self.remove(e.slot, out);
                     }
@@ -1755,7 +1805,7 @@ impl Tracker {
             }
             TimerKind::Delete => self.remove(e.slot, out),
             TimerKind::DnsExpire => {
-                if conn.last.add_micros(DNS_SESSION_TIMEOUT) < now {
+                if conn.last().add_micros(DNS_SESSION_TIMEOUT) < now {
                     self.remove(e.slot, out);
                 } else {
                     let epoch = conn.epoch(&self.tcps);
@@ -1936,18 +1986,15 @@ mod tests {
         let mut c = Conn {
             key: StoredKey::new(&key),
             start: Timestamp::ZERO,
-            last: Timestamp::ZERO,
+            last_off: 0,
             pkts: [0; 2],
             ip_bytes: [0; 2],
             history: History::default(),
             seen: Seen::default(),
-            state: ProtoState::Udp {
-                bytes: [0; 2],
-                app_checked: false,
-            },
+            kind: Kind::Udp,
+            aux: [0; 2],
             extras: None,
             vlan: [NO_VLAN; 2],
-            inactivity: Inactivity::Initial,
             orig_is_a: true,
             gen: 0,
         };
@@ -1980,6 +2027,45 @@ mod tests {
         assert_eq!((r.orig_pkts, r.resp_pkts), (1, 70_000));
         assert_eq!(r.resp_bytes, 70_000 * 65_507);
     }
+
+    #[test]
+    fn last_time_beyond_32_bits_of_microseconds_is_kept_whole() {
+        let a = Addr::v4([10, 0, 0, 1]);
+        let b = Addr::v4([10, 0, 0, 2]);
+        let key = ConnKey::new(a, 5000, b, 53, 17, true);
+        let start = Timestamp::from_micros(1_000_000_000_000_000);
+        let mut c = Conn {
+            key: StoredKey::new(&key),
+            start,
+            last_off: 0,
+            pkts: [0; 2],
+            ip_bytes: [0; 2],
+            history: History::default(),
+            seen: Seen::default(),
+            kind: Kind::Udp,
+            aux: [0; 2],
+            extras: None,
+            vlan: [NO_VLAN; 2],
+            orig_is_a: true,
+            gen: 0,
+        };
+        assert_eq!(c.last(), start);
+        let soon = start.add_micros(i64::from(u32::MAX) - 1);
+        c.set_last(soon);
+        assert!(c.extras.is_none(), "71 minutes fit inline");
+        assert_eq!(c.last(), soon);
+        for t in [
+            start.add_micros(i64::from(u32::MAX)),
+            start.add_micros(3 * 86_400_000_000),
+            start.add_micros(-1),
+        ] {
+            c.set_last(t);
+            assert_eq!(c.last(), t);
+        }
+        assert!(c.extras.is_some());
+        c.set_last(soon);
+        assert_eq!(c.last(), soon, "back inline");
+    }
 }
 #[cfg(test)]
 mod size_guard {
@@ -1989,7 +2075,7 @@ mod size_guard {
     fn connection_state_stays_small() {
         use std::mem::size_of;
         assert!(
-            size_of::<Option<super::Conn>>() <= 96,
+            size_of::<Option<super::Conn>>() <= 88,
             "{}",
             size_of::<Option<super::Conn>>()
         );
