@@ -144,13 +144,49 @@ impl Tag {
         Tag(kind as u8 | epoch << 3)
     }
 
+    /// An expire entry and the attempt entry scheduled right after it
+    /// for the same connection, time and epoch, in one (see `Pairable`).
+    fn pair(epoch: u8) -> Tag {
+        debug_assert!(epoch < EPOCHS);
+        Tag(PAIR | epoch << 3)
+    }
+
+    fn is_pair(self) -> bool {
+        self.0 & 7 == PAIR
+    }
+
+    /// The kind, or for a pair its first one (`Expire`).
     fn kind(self) -> TimerKind {
-        TimerKind::ALL[(self.0 & 7) as usize % TimerKind::ALL.len()]
+        match self.0 & 7 {
+            PAIR => TimerKind::Expire,
+            k => TimerKind::ALL[k as usize % TimerKind::ALL.len()],
+        }
     }
 
     fn epoch(self) -> u8 {
         self.0 >> 3
     }
+}
+
+/// The kind code of a pair tag (`Tag::pair`), after those of `TimerKind`.
+const PAIR: u8 = TimerKind::ALL.len() as u8;
+const _: () = assert!(PAIR < 8);
+
+/// The last entry scheduled, when it is an expire entry appended to a
+/// bucket: an attempt entry for the same connection, due time and epoch
+/// scheduled next (a TCP connection opened by a SYN schedules both, 5 s
+/// ahead) is folded into it instead of taking an entry of its own. Nothing
+/// can come between the two in the order, so the pair fires as the two
+/// would: `pop_due` returns the expire entry and leaves the attempt entry
+/// in its place in `run`.
+#[derive(Clone, Copy)]
+struct Pairable {
+    key: u64,
+    slot: u32,
+    gen: u32,
+    epoch: u8,
+    /// The chunk it is the last entry of.
+    chunk: u32,
 }
 
 /// Low bits of the key resolved by sorting `run` (its block is 256 µs).
@@ -306,6 +342,9 @@ pub(crate) struct TimerQueue {
     /// Entries the owner said it cancelled since the last compaction (a
     /// hint: `note_dead`).
     dead: usize,
+    pairable: Option<Pairable>,
+    /// The chunk `push` last appended to.
+    last_chunk: u32,
 }
 
 /// The queue is compacted no smaller than this many entries.
@@ -333,6 +372,8 @@ impl Default for TimerQueue {
             popped: 0,
             compact_at: 0,
             dead: 0,
+            pairable: None,
+            last_chunk: NIL,
         }
     }
 }
@@ -347,6 +388,17 @@ impl TimerQueue {
         epoch: u8,
     ) {
         let k = key(due);
+        if let Some(p) = self.pairable.take() {
+            if kind == TimerKind::Attempt
+                && (p.key, p.slot, p.gen, p.epoch) == (k, slot, gen, epoch)
+            {
+                let chunk = &mut self.chunks[p.chunk as usize];
+                let last = (chunk.len as usize + CHUNK - 1) % CHUNK;
+                chunk.tags[last] = Tag::pair(epoch);
+                self.len += 1;
+                return;
+            }
+        }
         let tag = Tag::new(kind, epoch);
         if self.len == 0 {
             // Nothing pending: restart the wheel at the present (or at the
@@ -371,7 +423,17 @@ impl TimerQueue {
             self.insert_run(k, item, tag);
             k
         } else {
-            self.place(k, item, tag)
+            let start = self.place(k, item, tag);
+            if kind == TimerKind::Expire {
+                self.pairable = Some(Pairable {
+                    key: k,
+                    slot,
+                    gen,
+                    epoch,
+                    chunk: self.last_chunk,
+                });
+            }
+            start
         };
         self.next_event = self.next_event.min(start);
     }
@@ -390,6 +452,7 @@ impl TimerQueue {
     /// `pop_due` once time `nk` has reached `next_event`.
     #[inline(never)]
     fn pop_reached(&mut self, nk: u64) -> Option<Entry> {
+        self.pairable = None;
         if let Some(Reverse(w)) = self.early.peek() {
             // `next_event` is the top of `early` here, so it is due.
             debug_assert!(w.key <= nk);
@@ -403,6 +466,14 @@ impl TimerQueue {
             self.catch_up(nk);
         }
         let out = match self.run.get(self.run_pos) {
+            Some(&d) if d.key <= nk && d.tag.is_pair() => {
+                // The expire half now; the attempt half stays first in line.
+                let epoch = d.tag.epoch();
+                self.run[self.run_pos].tag = Tag::new(TimerKind::Attempt, epoch);
+                self.len -= 1;
+                let expire = Tag::new(TimerKind::Expire, epoch);
+                Some(self.entry(d.key, d.item.slot, d.item.gen, expire))
+            }
             Some(&d) if d.key <= nk => {
                 self.run_pos += 1;
                 if self.run_pos == self.run.len() {
@@ -465,6 +536,7 @@ impl TimerQueue {
 
     /// Keeps only the entries `live` accepts, in their order.
     fn retain(&mut self, live: &mut impl FnMut(&Entry) -> bool) {
+        self.pairable = None;
         let mut keep = |k: u64, item: &Item, tag: Tag| {
             live(&Entry {
                 due: time(k),
@@ -489,7 +561,7 @@ impl TimerQueue {
             .filter(|d| keep(d.key, &d.item, d.tag))
             .copied()
             .collect();
-        kept += run.len();
+        kept += run.len() + run.iter().filter(|d| d.tag.is_pair()).count();
         self.run = run;
         self.run_pos = 0;
         for level in 0..LEVELS {
@@ -511,7 +583,8 @@ impl TimerQueue {
                         if keep(k, &chunk.items[i], chunk.tags[i]) {
                             list = self.push(list, chunk.items[i], chunk.tags[i]);
                             min = min.min(k);
-                            kept += 1;
+                            // A pair is two entries.
+                            kept += 1 + usize::from(chunk.tags[i].is_pair());
                         }
                     }
                     c = chunk.next;
@@ -529,6 +602,7 @@ impl TimerQueue {
 
     /// Drops every entry and frees the chunks.
     pub(crate) fn clear(&mut self) {
+        self.pairable = None;
         self.chunks = Vec::new();
         self.free = NIL;
         self.buckets = [[Bucket::EMPTY; SLOTS]; LEVELS];
@@ -621,6 +695,7 @@ impl TimerQueue {
             }
             list.tail = c;
         }
+        self.last_chunk = list.tail;
         let chunk = &mut self.chunks[list.tail as usize];
         let i = chunk.len as usize % CHUNK;
         chunk.items[i] = item;
@@ -1054,6 +1129,62 @@ mod differential {
         // The next compaction waits until the queue doubles again.
         q.compact_if_grown(|_| false);
         assert_eq!(q.len(), MIN_COMPACT / 2 - 2);
+    }
+
+    #[test]
+    fn an_attempt_right_after_its_expire_shares_the_entry() {
+        let mut q = TimerQueue::default();
+        let t = |us: i64| Timestamp(1_000_000 + us);
+        q.schedule(t(0), 99, 0, TimerKind::Inactivity, 0);
+        q.pop_due(t(0));
+        // Due 5 s ahead: before, the pair, after (same due), and a pair
+        // broken by another entry between its halves.
+        q.schedule(t(5_000_000), 1, 0, TimerKind::Expire, 0);
+        q.schedule(t(5_000_000), 2, 3, TimerKind::Expire, 1);
+        q.schedule(t(5_000_000), 2, 3, TimerKind::Attempt, 1);
+        q.schedule(t(5_000_000), 4, 0, TimerKind::Delete, 0);
+        q.schedule(t(5_000_000), 5, 0, TimerKind::Expire, 0);
+        q.schedule(t(5_000_000), 6, 0, TimerKind::Delete, 0);
+        q.schedule(t(5_000_000), 5, 0, TimerKind::Attempt, 0);
+        // Not paired: another epoch, another time.
+        q.schedule(t(6_000_000), 7, 0, TimerKind::Expire, 0);
+        q.schedule(t(6_000_000), 7, 0, TimerKind::Attempt, 1);
+        q.schedule(t(7_000_000), 8, 0, TimerKind::Expire, 0);
+        q.schedule(t(7_000_001), 8, 0, TimerKind::Attempt, 0);
+        assert_eq!(q.len(), 11);
+        let stored: u32 = q.chunks.iter().map(|c| c.len).sum();
+        assert_eq!(stored, 10, "one pair, every other entry on its own");
+        // Compaction keeps the pair whole.
+        q.compact_at = 0;
+        q.retain(&mut |_| true);
+        assert_eq!(q.len(), 11);
+        let mut fired = Vec::new();
+        // Scheduling between the halves' pops goes after both.
+        while let Some(e) = q.pop_due(t(10_000_000)) {
+            if e.slot == 2 && e.kind == TimerKind::Expire {
+                q.schedule(e.due, 9, 0, TimerKind::Delete, 0);
+            }
+            fired.push((e.slot, e.kind, e.epoch));
+        }
+        use TimerKind::*;
+        assert_eq!(
+            fired,
+            vec![
+                (1, Expire, 0),
+                (2, Expire, 1),
+                (2, Attempt, 1),
+                (4, Delete, 0),
+                (5, Expire, 0),
+                (6, Delete, 0),
+                (5, Attempt, 0),
+                (9, Delete, 0),
+                (7, Expire, 0),
+                (7, Attempt, 1),
+                (8, Expire, 0),
+                (8, Attempt, 0),
+            ]
+        );
+        assert_eq!(q.len(), 0);
     }
 
     #[test]
