@@ -40,7 +40,7 @@ impl Default for History {
 
 impl PartialEq<&str> for History {
     fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
+        self.as_bytes() == other.as_bytes()
     }
 }
 
@@ -66,19 +66,25 @@ impl History {
         }
     }
 
-    pub fn as_str(&self) -> &str {
+    /// The letters (ASCII), for the per-packet checks: no UTF-8
+    /// validation.
+    fn as_bytes(&self) -> &[u8] {
         match self {
             History::Inline(buf) => {
                 let n = buf.iter().position(|&b| b == 0).unwrap_or(INLINE);
-                // Only ASCII letters are ever pushed.
-                std::str::from_utf8(&buf[..n]).unwrap_or_default()
+                &buf[..n]
             }
-            History::Heap(s) => s,
+            History::Heap(s) => s.as_bytes(),
         }
     }
 
-    pub fn contains(&self, c: char) -> bool {
-        self.as_str().contains(c)
+    pub fn as_str(&self) -> &str {
+        // Only ASCII letters are ever pushed.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+
+    pub fn contains(&self, c: u8) -> bool {
+        self.as_bytes().contains(&c)
     }
 
     pub fn clear(&mut self) {
@@ -205,7 +211,7 @@ mod tests {
             assert_eq!(h.as_str(), &letters[..=i]);
             assert_eq!(matches!(h, History::Inline(_)), i < INLINE, "at {i}");
         }
-        assert!(h.contains('q') && !h.contains('X'));
+        assert!(h.contains(b'q') && !h.contains(b'X'));
         h.clear();
         assert_eq!(h.as_str(), "");
         h.push_str("^h");

@@ -1426,9 +1426,12 @@ impl Tracker {
 
     /// Drops cancelled timer entries when enough accumulated (see
     /// `TimerQueue::compact_if_grown`).
+    #[inline]
     fn compact_timers(&mut self) {
-        let (conns, tcps) = (&self.conns, &self.tcps);
-        self.timers.compact_if_grown(|e| timer_live(conns, tcps, e));
+        if self.timers.wants_compaction() {
+            let (conns, tcps) = (&self.conns, &self.tcps);
+            self.timers.compact(|e| timer_live(conns, tcps, e));
+        }
     }
 
     /// A packet arrived with a different encapsulation than the previous
@@ -1443,7 +1446,7 @@ impl Tracker {
             return;
         }
         let conn = self.conns[idx as usize].as_mut().expect("checked above");
-        let seen_x = conn.history.contains('X');
+        let seen_x = conn.history.contains(b'X');
         let x = conn.extras();
         // Every change counts, to or from no encapsulation as well
         // (btest tunnels.count-default-tunnel-changes logs `DX`).

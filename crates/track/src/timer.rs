@@ -514,16 +514,27 @@ impl TimerQueue {
     /// of network time, whatever the connection limit. The order of what is
     /// left does not change.
     ///
-    /// It also runs once the entries noted dead (`note_dead`) reach a
-    /// quarter of the queue: connections closed or removed in a burst (a
+    /// It also runs once the entries noted dead (`note_dead`) reach an
+    /// eighth of the queue: connections closed or removed in a burst (a
     /// wave of RSTs, the end of a scan) otherwise keep one dead entry each
     /// for up to a timeout, a third of the queue's memory at the peak of a
     /// capture whose millions of connections all end together. Each such
-    /// compaction follows `len / 4` notes, so it too is amortized O(1).
-    pub(crate) fn compact_if_grown(&mut self, mut live: impl FnMut(&Entry) -> bool) {
-        if self.len <= MIN_COMPACT || (self.len <= self.compact_at && self.dead * 4 < self.len) {
-            return;
+    /// compaction follows `len / 8` notes, so it too is amortized O(1).
+    #[cfg(test)]
+    pub(crate) fn compact_if_grown(&mut self, live: impl FnMut(&Entry) -> bool) {
+        if self.wants_compaction() {
+            self.compact(live);
         }
+    }
+
+    /// Whether `compact_if_grown` would compact now.
+    #[inline]
+    pub(crate) fn wants_compaction(&self) -> bool {
+        self.len > MIN_COMPACT && (self.len > self.compact_at || self.dead * 8 >= self.len)
+    }
+
+    #[cold]
+    pub(crate) fn compact(&mut self, mut live: impl FnMut(&Entry) -> bool) {
         self.retain(&mut live);
         self.compact_at = self.len * 2;
         self.dead = 0;
@@ -1188,24 +1199,24 @@ mod differential {
     }
 
     #[test]
-    fn compaction_follows_a_quarter_noted_dead() {
+    fn compaction_follows_an_eighth_noted_dead() {
         let mut q = TimerQueue::default();
-        let n = 4 * MIN_COMPACT as u32;
+        let n = 8 * MIN_COMPACT as u32;
         for i in 0..n {
             q.schedule(Timestamp(i64::from(i)), i, 0, TimerKind::Inactivity, 0);
         }
         q.compact_if_grown(|_| true);
         assert_eq!(q.len(), n as usize, "first compaction: all live");
         // The queue has not doubled: only the notes can bring the next one.
-        for _ in 0..n / 4 - 1 {
+        for _ in 0..n / 8 - 1 {
             q.note_dead();
         }
-        q.compact_if_grown(|e| e.slot >= n / 4);
-        assert_eq!(q.len(), n as usize, "one note short of a quarter");
+        q.compact_if_grown(|e| e.slot >= n / 8);
+        assert_eq!(q.len(), n as usize, "one note short of an eighth");
         q.note_dead();
-        q.compact_if_grown(|e| e.slot >= n / 4);
-        assert_eq!(q.len(), (n - n / 4) as usize);
-        assert_eq!(q.pop().map(|e| e.slot), Some(n / 4), "order kept");
+        q.compact_if_grown(|e| e.slot >= n / 8);
+        assert_eq!(q.len(), (n - n / 8) as usize);
+        assert_eq!(q.pop().map(|e| e.slot), Some(n / 8), "order kept");
     }
 
     /// The tracker's workload: time advances by microseconds per packet,
