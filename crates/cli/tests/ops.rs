@@ -114,36 +114,46 @@ fn assert_valid_log(text: &str) {
     );
 }
 
-/// Starts `quartet --stats` on wikipedia.pcap replicated 6000 times in
-/// `dir` (a read long enough to be interrupted); returns it and its log.
-fn start_long_read(dir: &Path) -> (Child, PathBuf) {
+/// Runs `quartet --stats` on wikipedia.pcap replicated 6000 times in
+/// `dir` (816,000 frames), sending each of `signals` after its delay, the
+/// last one a SIGTERM; returns the exit status, stderr and the log's path.
+/// How long the read takes depends on the build and the machine: when it
+/// ended before the SIGTERM (no "flushed by signal"), the run is made again
+/// with the delays a quarter as long, down to a sixteenth.
+fn interrupted_read(dir: &Path, signals: &[(&str, u64)]) -> (ExitStatus, String, PathBuf) {
     let big = dir.join("big.pcap");
     replicate(&trace("wikipedia.pcap"), 6000, &big);
     let log = dir.join("conn.log");
-    let child = Command::new(BIN)
-        .arg("-r")
-        .arg(&big)
-        .arg("-o")
-        .arg(&log)
-        .arg("--stats")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting quartet");
-    (child, log)
+    let mut last = String::new();
+    for div in [1, 4, 16] {
+        let _ = fs::remove_file(&log);
+        let child = Command::new(BIN)
+            .arg("-r")
+            .arg(&big)
+            .arg("-o")
+            .arg(&log)
+            .arg("--stats")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting quartet");
+        for &(sig, ms) in signals {
+            std::thread::sleep(Duration::from_millis(ms / div));
+            kill(&child, sig);
+        }
+        let (status, err) = wait(child);
+        if err.contains("flushed by signal: ") {
+            return (status, err, log);
+        }
+        last = err;
+    }
+    panic!("the read ended before the signal every time (make the trace bigger):\n{last}");
 }
 
 #[test]
 fn sigterm_during_a_long_read_flushes_and_closes_the_log() {
     let dir = tmpdir("term");
-    let (child, log) = start_long_read(&dir);
-    std::thread::sleep(Duration::from_millis(400));
-    kill(&child, "TERM");
-    let (status, err) = wait(child);
+    let (status, err, log) = interrupted_read(&dir, &[("TERM", 400)]);
     assert!(status.success(), "exit {status:?}\n{err}");
-    assert!(
-        err.contains("flushed by signal: "),
-        "the read ended before the signal (make the trace bigger):\n{err}"
-    );
     assert!(err.contains("dropped: ok"), "conservation:\n{err}");
     let text = fs::read_to_string(&log).expect("the log");
     assert_valid_log(&text);
@@ -222,12 +232,7 @@ fn rotation_needs_a_file() {
 #[test]
 fn sighup_reopens_the_log() {
     let dir = tmpdir("hup");
-    let (child, log) = start_long_read(&dir);
-    std::thread::sleep(Duration::from_millis(400));
-    kill(&child, "HUP");
-    std::thread::sleep(Duration::from_millis(300));
-    kill(&child, "TERM");
-    let (status, err) = wait(child);
+    let (status, err, log) = interrupted_read(&dir, &[("HUP", 400), ("TERM", 300)]);
     assert!(status.success(), "exit {status:?}\n{err}");
     assert!(err.contains("logs reopened (SIGHUP): 1"), "{err}");
     assert!(err.contains("flushed by signal: "), "{err}");
