@@ -1981,14 +1981,20 @@ mod tests {
         );
     }
 
-    #[test]
-    fn counters_carry_into_extras_past_32_bits() {
-        let a = Addr::v4([10, 0, 0, 1]);
-        let b = Addr::v4([10, 0, 0, 2]);
-        let key = ConnKey::new(a, 5000, b, 53, 17, true);
-        let mut c = Conn {
+    /// A UDP connection from 10.0.0.1:5000 to 10.0.0.2:53 first seen at
+    /// `start`, nothing counted yet.
+    fn udp_conn(start: Timestamp) -> Conn {
+        let key = ConnKey::new(
+            Addr::v4([10, 0, 0, 1]),
+            5000,
+            Addr::v4([10, 0, 0, 2]),
+            53,
+            17,
+            true,
+        );
+        Conn {
             key: StoredKey::new(&key),
-            start: Timestamp::ZERO,
+            start,
             last_off: 0,
             pkts: [0; 2],
             ip_bytes: [0; 2],
@@ -2000,7 +2006,12 @@ mod tests {
             vlan: [NO_VLAN; 2],
             orig_is_a: true,
             gen: 0,
-        };
+        }
+    }
+
+    #[test]
+    fn counters_carry_into_extras_past_32_bits() {
+        let mut c = udp_conn(Timestamp::ZERO);
         // 70,000 datagrams of 65,535 IP bytes: past 2^32 in the origin.
         for _ in 0..70_000 {
             c.count(0, 65_535);
@@ -2033,25 +2044,8 @@ mod tests {
 
     #[test]
     fn last_time_beyond_32_bits_of_microseconds_is_kept_whole() {
-        let a = Addr::v4([10, 0, 0, 1]);
-        let b = Addr::v4([10, 0, 0, 2]);
-        let key = ConnKey::new(a, 5000, b, 53, 17, true);
         let start = Timestamp::from_micros(1_000_000_000_000_000);
-        let mut c = Conn {
-            key: StoredKey::new(&key),
-            start,
-            last_off: 0,
-            pkts: [0; 2],
-            ip_bytes: [0; 2],
-            history: History::default(),
-            seen: Seen::default(),
-            kind: Kind::Udp,
-            aux: [0; 2],
-            extras: None,
-            vlan: [NO_VLAN; 2],
-            orig_is_a: true,
-            gen: 0,
-        };
+        let mut c = udp_conn(start);
         assert_eq!(c.last(), start);
         let soon = start.add_micros(i64::from(u32::MAX) - 1);
         c.set_last(soon);
