@@ -16,6 +16,8 @@
 #   3. runs quartet (--threads 1 and --threads $(nproc) when quartet has the flag), argus,
 #      tcptrace and tshark on each workload, timing wall clock and peak RSS
 #      (/usr/bin/time -v), and checks each tool's TCP connection count against the truth;
+#      on the mix it also times `quartet-benchgen walk`, the bare walk over the file with
+#      a hash-map insert per packet (the yardstick of the single-thread target);
 #   4. prints the table and writes bench/results/latest.md (+ latest.tsv, the raw rows)
 #      with the machine description, and the memory-per-connection figure.
 #
@@ -289,6 +291,17 @@ bench_quartet() {
     done
 }
 
+# The yardstick of issue #5's single-thread target: `quartet-benchgen walk`
+# reads the capture with quartet's reader and does one hash-map insert per
+# packet, nothing else (the issue: "the bare walk over the file plus a
+# hash-map insert per packet"; quartet is to be within 2.5x of it).
+bench_walk() {
+    local wl=$1 f=$2
+    say "  walk (bare walk + a hash-map insert per packet)"
+    run_tool "$wl" walk "$BENCHGEN" walk "$f"
+    row "$wl" walk "$RUN_STATUS" "$RUN_WALL" "$RUN_RSS" - -
+}
+
 bench_argus() {
     local wl=$1 f=$2 out="$WORK/out/$1.argus"
     say "  argus"
@@ -360,6 +373,7 @@ for wl in $BENCH_WORKLOADS; do
         fi
         "bench_$tool" "$wl" "${WL_FILE[$wl]}"
     done
+    if [[ $wl == mix ]]; then bench_walk mix "${WL_FILE[mix]}"; fi
 done
 
 # ---------------------------------------------------------------- 4. report
@@ -449,6 +463,11 @@ def target(what, value, goal, fmt, met):
         targets.append((what, fmt % value, goal, 'met' if met(value) else 'not met'))
 w1, pk = wall_of('mix', 'quartet-t1'), pkts_of('mix')
 target('one thread on the mix', pk / w1 / 1e6 if w1 and pk else None, '>= 4 Mpps', '%.2f Mpps', lambda v: v >= 4)
+# The 4 Mpps were set as 2.5x below the bare walk on the issue's machine
+# (9.5 Mpps there): the same bound against the walk on this one.
+ww = wall_of('mix', 'walk')
+target('one thread on the mix, against the bare walk (walk speed / quartet speed)',
+       w1 / ww if w1 and ww else None, '<= 2.5x', '%.2fx', lambda v: v <= 2.5)
 wa, wq = wall_of('churn', 'argus'), wall_of('churn', 'quartet-t1')
 target('one thread on churn, against argus', wa / wq if wa and wq else None, '>= 8x argus', '%.2fx', lambda v: v >= 8)
 for wl in ('mix', 'churn'):

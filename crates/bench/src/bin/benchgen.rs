@@ -4,6 +4,7 @@
 //! quartet-benchgen flows      --flows N [--open K] [--step-us U] --out F.pcap [--truth F.json]
 //! quartet-benchgen concurrent --conns N [--step-us U] --out F.pcap [--truth F.json]
 //! quartet-benchgen syn-flood  --syns N [--step-us U] --out F.pcap [--truth F.json]
+//! quartet-benchgen walk F.pcap
 //! ```
 //!
 //! `flows`: N short TCP flows (7 packets each), K of them open at any time.
@@ -12,6 +13,15 @@
 //! `--out -` writes the capture to standard output (e.g. piped into
 //! `quartet -r -`); the one-line summary always goes to standard error.
 //! The truth file holds the connection and packet counts as JSON.
+//!
+//! `walk` is the yardstick of the single-thread speed target (issue #5: "the
+//! bare walk over the file plus a hash-map insert per packet"): it reads the
+//! capture with quartet's own reader and counts each frame in a hash map
+//! keyed by its IPv4 addresses, ports and protocol (the bytes where an
+//! untagged Ethernet/IPv4 frame without options has them), nothing else. It
+//! prints packets, distinct keys, seconds and Mpps; `bench/run.sh` times it
+//! beside quartet on the mix, so the target is a ratio on the machine the
+//! run is on.
 
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
@@ -23,6 +33,7 @@ const USAGE: &str =
     "usage: quartet-benchgen flows --flows N [--open K] [--step-us U] --out F.pcap [--truth F.json]
        quartet-benchgen concurrent --conns N [--step-us U] --out F.pcap [--truth F.json]
        quartet-benchgen syn-flood --syns N [--step-us U] --out F.pcap [--truth F.json]
+       quartet-benchgen walk F.pcap
        (--out - writes to standard output)";
 
 fn main() -> ExitCode {
@@ -47,6 +58,10 @@ fn run() -> Result<(), String> {
     if mode == "-h" || mode == "--help" {
         println!("{USAGE}");
         return Ok(());
+    }
+    if mode == "walk" {
+        let path = args.next().ok_or("walk needs a capture")?;
+        return walk(&path);
     }
     let kind = match mode.as_str() {
         "flows" => Mode::Flows,
@@ -108,4 +123,33 @@ fn generate<W: Write>(kind: &Mode, n: u64, open: u64, step_us: u64, w: W) -> io:
         Mode::SynFlood => SynFlood { syns: n, step_us }.write(w)?,
     };
     Ok(s)
+}
+
+/// The bare walk: every frame read and counted in a hash map by a 13-byte
+/// key taken at fixed offsets.
+fn walk(path: &str) -> Result<(), String> {
+    let t0 = std::time::Instant::now();
+    let mut src = quartet_capture::open(path).map_err(|e| e.to_string())?;
+    let mut keys: hashbrown::HashMap<[u8; 13], u64> = hashbrown::HashMap::new();
+    let mut packets = 0u64;
+    while let Some(f) = src.next_frame().map_err(|e| e.to_string())? {
+        let d = f.data;
+        let mut k = [0u8; 13];
+        if d.len() >= 38 {
+            k[..12].copy_from_slice(&d[26..38]);
+            k[12] = d[23];
+        } else {
+            let n = d.len().min(13);
+            k[..n].copy_from_slice(&d[..n]);
+        }
+        *keys.entry(k).or_insert(0) += 1;
+        packets += 1;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    println!(
+        "{{\"packets\": {packets}, \"keys\": {}, \"seconds\": {secs:.3}, \"mpps\": {:.2}}}",
+        keys.len(),
+        packets as f64 / secs.max(1e-9) / 1e6
+    );
+    Ok(())
 }
