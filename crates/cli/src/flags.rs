@@ -130,9 +130,9 @@ pub struct Options {
 /// Peak memory one tracked connection costs at the `--max-conns` limit,
 /// table overhead, timers and records in flight included, used to size the
 /// default `--max-conns`. It follows docs/benchmarks.md ("Memory under a
-/// SYN flood": 934 B measured, about 500 B for open connections alone),
-/// rounded up, like `BUDGET_PER_CONN` of tests/flood.rs, which checks it.
-const BYTES_PER_CONN: u64 = 1024;
+/// SYN flood": 551 B measured, 194 B for open connections alone), rounded
+/// up, like `BUDGET_PER_CONN` of tests/flood.rs, which checks it.
+const BYTES_PER_CONN: u64 = 768;
 
 /// Half of the memory available now, in connections: the smaller of the
 /// system's `MemAvailable` and the cgroup's `memory.max` (a container's

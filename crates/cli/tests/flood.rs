@@ -36,13 +36,13 @@ const THREADS: &str = "2";
 /// `--max-conns` limit: the table entry and connection state, its timer
 /// entries (cancelled ones are compacted away once the timer queue doubles)
 /// and its share of the records in flight to the merger. Measured
-/// 2026-11-24 after the table compaction: 934 B per connection (188 MB
-/// peak, 5 MB baseline; open connections alone cost about 500 B,
+/// 2026-12-03: 551 B per connection at most in three runs (108.7-113.3 MB
+/// peak, 5.6 MB baseline; open connections alone cost 194 B,
 /// docs/benchmarks.md). This constant must follow the figure of
 /// docs/benchmarks.md ("Memory under a SYN flood"), rounded up, and so must
 /// `BYTES_PER_CONN` in src/flags.rs, which sizes the default `--max-conns`:
 /// lower all three when the connection table gets smaller.
-const BUDGET_PER_CONN: u64 = 1024;
+const BUDGET_PER_CONN: u64 = 768;
 
 /// How far the self-reported peak may be below the polled one, KiB.
 const RSS_SLACK_KIB: u64 = 2048;
