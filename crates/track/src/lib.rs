@@ -375,9 +375,9 @@ enum Kind {
 }
 
 /// The TCP states of a tracker's connections, each at a fixed index for
-/// its connection's life (`ProtoState::Tcp`): 72 bytes apiece in one
-/// vector instead of an 80-byte heap allocation each, and a 4-byte index
-/// instead of a pointer. A freed index is reused by the next TCP
+/// its connection's life (`Conn::aux`): 64 bytes apiece in one vector
+/// instead of a heap allocation each with the allocator's 8 bytes, and a
+/// 4-byte index instead of a pointer. A freed index is reused by the next TCP
 /// connection; its state is reset when freed, so what it allocated (the
 /// rarely used part) goes with the connection.
 #[derive(Debug, Default)]
