@@ -400,8 +400,14 @@ impl TcpSlab {
         }
     }
 
-    fn release(&mut self, i: u32) {
+    /// Drops what the state at `i` allocated; the index is not reused.
+    fn reset(&mut self, i: u32) {
         self.items[i as usize] = TcpConn::default();
+    }
+
+    /// Resets the state at `i` and lets the next connection reuse it.
+    fn release(&mut self, i: u32) {
+        self.reset(i);
         self.free.push(i);
     }
 
@@ -1428,10 +1434,8 @@ impl Tracker {
     /// `TimerQueue::compact_if_grown`).
     #[inline]
     fn compact_timers(&mut self) {
-        if self.timers.wants_compaction() {
-            let (conns, tcps) = (&self.conns, &self.tcps);
-            self.timers.compact(|e| timer_live(conns, tcps, e));
-        }
+        let (conns, tcps) = (&self.conns, &self.tcps);
+        self.timers.compact_if_grown(|e| timer_live(conns, tcps, e));
     }
 
     /// A packet arrived with a different encapsulation than the previous
@@ -1647,7 +1651,7 @@ impl Tracker {
         let mut r = conn.record(&self.tcps, &self.uids, &self.cfg.local_nets);
         if let Some(ti) = conn.tcp() {
             if flushing {
-                self.tcps[ti] = TcpConn::default();
+                self.tcps.reset(ti);
             } else {
                 self.tcps.release(ti);
             }

@@ -343,8 +343,6 @@ pub(crate) struct TimerQueue {
     /// hint: `note_dead`).
     dead: usize,
     pairable: Option<Pairable>,
-    /// The chunk `push` last appended to.
-    last_chunk: u32,
 }
 
 /// The queue is compacted no smaller than this many entries.
@@ -373,7 +371,6 @@ impl Default for TimerQueue {
             compact_at: 0,
             dead: 0,
             pairable: None,
-            last_chunk: NIL,
         }
     }
 }
@@ -423,14 +420,14 @@ impl TimerQueue {
             self.insert_run(k, item, tag);
             k
         } else {
-            let start = self.place(k, item, tag);
+            let (start, chunk) = self.place(k, item, tag);
             if kind == TimerKind::Expire {
                 self.pairable = Some(Pairable {
                     key: k,
                     slot,
                     gen,
                     epoch,
-                    chunk: self.last_chunk,
+                    chunk,
                 });
             }
             start
@@ -520,21 +517,17 @@ impl TimerQueue {
     /// for up to a timeout, a third of the queue's memory at the peak of a
     /// capture whose millions of connections all end together. Each such
     /// compaction follows `len / 8` notes, so it too is amortized O(1).
-    #[cfg(test)]
+    ///
+    /// Called on the per-packet path: the test is inlined, the work is not.
+    #[inline]
     pub(crate) fn compact_if_grown(&mut self, live: impl FnMut(&Entry) -> bool) {
-        if self.wants_compaction() {
+        if self.len > MIN_COMPACT && (self.len > self.compact_at || self.dead * 8 >= self.len) {
             self.compact(live);
         }
     }
 
-    /// Whether `compact_if_grown` would compact now.
-    #[inline]
-    pub(crate) fn wants_compaction(&self) -> bool {
-        self.len > MIN_COMPACT && (self.len > self.compact_at || self.dead * 8 >= self.len)
-    }
-
     #[cold]
-    pub(crate) fn compact(&mut self, mut live: impl FnMut(&Entry) -> bool) {
+    fn compact(&mut self, mut live: impl FnMut(&Entry) -> bool) {
         self.retain(&mut live);
         self.compact_at = self.len * 2;
         self.dead = 0;
@@ -672,9 +665,10 @@ impl TimerQueue {
     }
 
     /// Puts an entry due at `k` (after `cur`'s 256 µs block, in the same
-    /// 2^40 µs block) in its bucket; returns the start of the bucket.
+    /// 2^40 µs block) in its bucket; returns the start of the bucket and
+    /// the chunk the entry went into.
     #[inline(always)]
-    fn place(&mut self, k: u64, item: Item, tag: Tag) -> u64 {
+    fn place(&mut self, k: u64, item: Item, tag: Tag) -> (u64, u32) {
         let diff = k ^ self.cur;
         debug_assert!(k > self.cur && diff >> NEAR_BITS == 0 && diff >> RUN_BITS != 0);
         let level = ((63 - diff.leading_zeros() - RUN_BITS) / LEVEL_BITS) as usize % LEVELS;
@@ -690,8 +684,9 @@ impl TimerQueue {
         } else if k < bucket.min {
             bucket.min = k;
         }
-        self.buckets[level][slot].list = self.push(list, item, tag);
-        k & !low_mask(shift)
+        let list = self.push(list, item, tag);
+        self.buckets[level][slot].list = list;
+        (k & !low_mask(shift), list.tail)
     }
 
     /// Appends to a list; returns the updated list.
@@ -706,7 +701,6 @@ impl TimerQueue {
             }
             list.tail = c;
         }
-        self.last_chunk = list.tail;
         let chunk = &mut self.chunks[list.tail as usize];
         let i = chunk.len as usize % CHUNK;
         chunk.items[i] = item;
