@@ -58,6 +58,18 @@ impl Chunk {
 /// precedes them) are rare compared with the records they serve.
 const BUF_SIZE: usize = 1 << 20;
 
+/// How far past the next record `take` asks for the bytes to be fetched
+/// into the cache: a few records ahead on the mix (489 bytes a record on
+/// average), far enough that the fetch from memory has finished by the time
+/// the reader gets there.
+///
+/// The reader touches only a record's header and the first bytes of its
+/// frame before handing it on, a few hundred bytes apart: too sparse for
+/// the hardware's stream prefetcher across page boundaries, and every
+/// record header was a cache miss to memory on the reader's core (perf:
+/// the header's first load was 9% of a two-thread run on the mix).
+const PREFETCH_AHEAD: usize = 2048;
+
 /// Retired buffers kept for reuse (each as large as the buffer).
 const MAX_RETIRED: usize = 64;
 
@@ -91,6 +103,8 @@ pub(crate) struct Input {
     /// No page at or above this offset is released: frames from there on
     /// may still be read by another thread (`usize::MAX`: no such limit).
     floor: usize,
+    /// The cache lines of `buf` up to here have been prefetched (`take`).
+    fetched: usize,
 }
 
 impl Input {
@@ -106,6 +120,7 @@ impl Input {
             release_at: usize::MAX,
             released: 0,
             floor: usize::MAX,
+            fetched: 0,
         }
     }
 
@@ -127,6 +142,7 @@ impl Input {
             release_at: RELEASE_LAG + RELEASE_STEP,
             released: 0,
             floor: usize::MAX,
+            fetched: 0,
         }
     }
 
@@ -188,6 +204,7 @@ impl Input {
             self.base += self.start as u64;
             self.end -= self.start;
             self.start = 0;
+            self.fetched = 0;
         }
         while self.end < n {
             if self.eof {
@@ -237,6 +254,7 @@ impl Input {
         self.base += self.start as u64;
         self.end = rest;
         self.start = 0;
+        self.fetched = 0;
     }
 
     /// Takes the next `n` bytes, which the caller has made available with
@@ -247,6 +265,14 @@ impl Input {
     pub(crate) fn take(&mut self, n: usize) -> usize {
         let at = self.start;
         self.start += n;
+        // Every line once, as a stream prefetcher would, but across pages.
+        let ahead = self.start + PREFETCH_AHEAD;
+        let mut p = self.fetched.max(self.start);
+        while p < ahead {
+            crate::mapped::prefetch(&self.buf, p);
+            p += 64;
+        }
+        self.fetched = p;
         if self.start >= self.release_at {
             self.release();
         }

@@ -40,6 +40,7 @@ mod testgen;
 pub use bpf::BpfFilter;
 pub use input::Chunk;
 pub use live::{wall_clock, LiveConfig, LiveEvent, LiveSource, LiveStats};
+pub use mapped::prefetch_frame;
 
 use input::Input;
 

@@ -67,3 +67,42 @@ pub(crate) fn release(map: &Mmap, from: usize, to: usize) {
     // to read. `from..to` lies within the mapping.
     let _ = unsafe { map.unchecked_advise_range(UncheckedAdvice::DontNeed, from, to - from) };
 }
+
+/// Asks the CPU to bring the cache line holding `data[at]` into its caches
+/// ahead of use: a hint, nothing when `at` is past the end or the target
+/// has no prefetch instruction we use.
+#[inline(always)]
+pub(crate) fn prefetch(data: &[u8], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(b) = data.get(at) {
+        // SAFETY: `_mm_prefetch` is unsafe only because it is a
+        // `target_feature(enable = "sse")` function; SSE is part of the
+        // x86_64 baseline, so the instruction exists on every target this
+        // compiles for. A prefetch reads nothing into the program and never
+        // faults (on an unmapped or released page it is dropped), and the
+        // address is that of a byte of `data`, in bounds.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                (b as *const u8).cast(),
+            )
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (data, at);
+}
+
+/// Bytes of a frame [`prefetch_frame`] fetches at most: a full Ethernet
+/// frame, which the checksum verification reads to the end.
+const FRAME_LINES: usize = 1536;
+
+/// Prefetches the cache lines of `data[at..at + len]` (at most the first
+/// `FRAME_LINES` bytes).
+#[inline]
+pub fn prefetch_frame(data: &[u8], at: usize, len: usize) {
+    let end = at.saturating_add(len.min(FRAME_LINES));
+    let mut p = at;
+    while p < end {
+        prefetch(data, p);
+        p += 64;
+    }
+}
