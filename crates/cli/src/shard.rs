@@ -333,12 +333,7 @@ fn done(id: usize, mut tracker: Tracker, flushed: u64) -> ShardDone {
         flushed,
         weirds,
         stats: tracker.stats.clone(),
-        weird_counts: tracker
-            .weirds
-            .counts
-            .iter()
-            .map(|(k, v)| (*k, *v))
-            .collect(),
+        weird_counts: tracker.weirds.counts().into_iter().collect(),
         clean: tracker.is_empty() && tracker.pending_timers() == 0,
         frames_counted: 0,
         drops: Vec::new(),

@@ -167,12 +167,7 @@ pub fn track_with(config: TrackConfig, packets: &[Packet]) -> Tracked {
         out,
         dispositions,
         stats: tracker.stats.clone(),
-        weirds: tracker
-            .weirds
-            .counts
-            .iter()
-            .map(|(k, v)| (*k, *v))
-            .collect(),
+        weirds: tracker.weirds.counts().into_iter().collect(),
     }
 }
 
