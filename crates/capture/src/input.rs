@@ -68,7 +68,7 @@ const BUF_SIZE: usize = 1 << 20;
 /// the hardware's stream prefetcher across page boundaries, and every
 /// record header was a cache miss to memory on the reader's core (perf:
 /// the header's first load was 9% of a two-thread run on the mix).
-const PREFETCH_AHEAD: usize = 2048;
+const PREFETCH_AHEAD: usize = 1024;
 
 /// Retired buffers kept for reuse (each as large as the buffer).
 const MAX_RETIRED: usize = 64;
@@ -267,12 +267,8 @@ impl Input {
         self.start += n;
         // Every line once, as a stream prefetcher would, but across pages.
         let ahead = self.start + PREFETCH_AHEAD;
-        let mut p = self.fetched.max(self.start);
-        while p < ahead {
-            crate::mapped::prefetch(&self.buf, p);
-            p += 64;
-        }
-        self.fetched = p;
+        crate::mapped::prefetch_range(&self.buf, self.fetched.max(self.start), ahead);
+        self.fetched = ahead;
         if self.start >= self.release_at {
             self.release();
         }

@@ -91,18 +91,25 @@ pub(crate) fn prefetch(data: &[u8], at: usize) {
     let _ = (data, at);
 }
 
+/// A cache line: the stride of the prefetches.
+const LINE: usize = 64;
+
+/// Prefetches the cache lines of `data[from..to]`.
+#[inline]
+pub(crate) fn prefetch_range(data: &[u8], from: usize, to: usize) {
+    let mut p = from;
+    while p < to {
+        prefetch(data, p);
+        p += LINE;
+    }
+}
+
 /// Bytes of a frame [`prefetch_frame`] fetches at most: a full Ethernet
 /// frame, which the checksum verification reads to the end.
-const FRAME_LINES: usize = 1536;
+const FRAME_BYTES: usize = 1536;
 
-/// Prefetches the cache lines of `data[at..at + len]` (at most the first
-/// `FRAME_LINES` bytes).
+/// Prefetches the cache lines of `frame` (at most its first `FRAME_BYTES`).
 #[inline]
-pub fn prefetch_frame(data: &[u8], at: usize, len: usize) {
-    let end = at.saturating_add(len.min(FRAME_LINES));
-    let mut p = at;
-    while p < end {
-        prefetch(data, p);
-        p += 64;
-    }
+pub fn prefetch_frame(frame: &[u8]) {
+    prefetch_range(frame, 0, frame.len().min(FRAME_BYTES));
 }

@@ -93,6 +93,16 @@ impl ShardBuffers {
         room(&mut self.bytes, like.bytes.len());
     }
 
+    /// The bytes of an undecoded item's frame.
+    #[inline]
+    pub fn frame(&self, it: &Item) -> &[u8] {
+        let (at, len) = (it.at as usize, it.len as usize);
+        match it.chunk {
+            COPIED => &self.bytes[at..at + len],
+            c => &self.chunks[c as usize][at..at + len],
+        }
+    }
+
     /// Empties the buffers and lets go of the capture's.
     pub fn clear(&mut self) {
         self.items.clear();
@@ -177,11 +187,7 @@ pub fn run(
             // few items ahead while this one is handled.
             if let Some(n) = b.items.get(i + PREFETCH_ITEMS) {
                 if n.len != DECODED {
-                    let chunk: &[u8] = match n.chunk {
-                        COPIED => &b.bytes,
-                        c => &b.chunks[c as usize],
-                    };
-                    prefetch_frame(chunk, n.at as usize, n.len as usize);
+                    prefetch_frame(b.frame(n));
                 }
             }
             let tick = it.tick as usize;
@@ -208,11 +214,7 @@ pub fn run(
                 meta += 1;
                 verdicts.push(tracker.process_resolved(&p.meta, p.parent, &mut emit));
             } else {
-                let (at, len) = (it.at as usize, it.len as usize);
-                let data = match it.chunk {
-                    COPIED => &b.bytes[at..at + len],
-                    c => &b.chunks[c as usize][at..at + len],
-                };
+                let data = b.frame(it);
                 decoded.clear();
                 decode(&dcfg, it.ts, it.linktype, it.wire_len, data, &mut decoded);
                 let verdict = match decoded.as_slice() {

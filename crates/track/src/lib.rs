@@ -309,13 +309,13 @@ pub struct Weirds {
     /// in seven raises a weird, most of them `bad_TCP_checksum`). A text
     /// the compiler placed at two addresses gets two entries, which
     /// [`Weirds::counts`] adds up.
-    by_name: hashbrown::HashMap<usize, (&'static str, u64)>,
+    by_addr: hashbrown::HashMap<usize, (&'static str, u64)>,
     pending: Vec<&'static str>,
 }
 
 impl Weirds {
     pub fn add(&mut self, name: &'static str) {
-        self.by_name
+        self.by_addr
             .entry(name.as_ptr() as usize)
             .or_insert((name, 0))
             .1 += 1;
@@ -324,7 +324,7 @@ impl Weirds {
 
     /// How often each weird was raised, by name.
     pub fn counts(&self) -> Vec<(&'static str, u64)> {
-        let mut v: Vec<(&'static str, u64)> = self.by_name.values().copied().collect();
+        let mut v: Vec<(&'static str, u64)> = self.by_addr.values().copied().collect();
         v.sort_unstable();
         v.dedup_by(|b, a| {
             let same = a.0 == b.0;
