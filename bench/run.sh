@@ -33,6 +33,11 @@
 #   BENCH_TOOLS       subset of "quartet argus tcptrace tshark"
 #   BENCH_SKIP        space-separated workload:tool pairs not to run, e.g. "concurrent:tshark"
 #   BENCH_LOADGEN_TIMEOUT  seconds before quartet-loadgen is given up for churn.py (1800)
+#   BENCH_REPEAT      runs of quartet (each thread count) and of the walk per workload,
+#                     interleaved round by round; the table gives their median wall
+#                     time, with the fastest and slowest (full 5, small 1). The peers
+#                     run once: they are slower, so the host's noise moves their
+#                     ratios less. Raw rows, one per run, are in latest.tsv.
 #   BENCH_TIMEOUT     seconds before a tool run is killed and reported as a timeout (3600)
 #   BENCH_MEM_MB      address-space cap of every tool run, MB (85% of RAM); hitting it is a crash
 #   BENCH_WORK        work directory (bench/work); BENCH_REGEN=1 rebuilds the workloads
@@ -51,10 +56,11 @@ BENCHGEN="$REL/quartet-benchgen"
 LOADGEN="$REL/quartet-loadgen"
 
 if [[ ${BENCH_SIZE:-full} == small ]]; then
-    d_mix=40 d_churn=5000 d_churn_py=2000 d_flows=20000 d_open=1000 d_conc=20000
+    d_mix=40 d_churn=5000 d_churn_py=2000 d_flows=20000 d_open=1000 d_conc=20000 d_repeat=1
 else
-    d_mix=1200 d_churn=500000 d_churn_py=50000 d_flows=5000000 d_open=100000 d_conc=5000000
+    d_mix=1200 d_churn=500000 d_churn_py=50000 d_flows=5000000 d_open=100000 d_conc=5000000 d_repeat=5
 fi
+BENCH_REPEAT=${BENCH_REPEAT:-$d_repeat}
 BENCH_MIX_MB=${BENCH_MIX_MB:-$d_mix}
 BENCH_CHURN_CONNS=${BENCH_CHURN_CONNS:-$d_churn}
 BENCH_CHURN_PY_CONNS=${BENCH_CHURN_PY_CONNS:-$d_churn_py}
@@ -366,14 +372,21 @@ done
 
 for wl in $BENCH_WORKLOADS; do
     say "== $wl"
-    for tool in $BENCH_TOOLS; do
-        if [[ " $BENCH_SKIP " == *" $wl:$tool "* ]]; then
-            row "$wl" "$tool" skipped - - - -
-            continue
-        fi
-        "bench_$tool" "$wl" "${WL_FILE[$wl]}"
+    # Round 1 runs every tool; later rounds only quartet and the walk, so
+    # their runs are interleaved and a slow spell of the host falls on all
+    # of them alike.
+    for ((round = 1; round <= BENCH_REPEAT; round++)); do
+        ((BENCH_REPEAT > 1)) && say " round $round of $BENCH_REPEAT"
+        for tool in $BENCH_TOOLS; do
+            ((round > 1)) && [[ $tool != quartet ]] && continue
+            if [[ " $BENCH_SKIP " == *" $wl:$tool "* ]]; then
+                ((round == 1)) && row "$wl" "$tool" skipped - - - -
+                continue
+            fi
+            "bench_$tool" "$wl" "${WL_FILE[$wl]}"
+        done
+        if [[ $wl == mix ]]; then bench_walk mix "${WL_FILE[mix]}"; fi
     done
-    if [[ $wl == mix ]]; then bench_walk mix "${WL_FILE[mix]}"; fi
 done
 
 # ---------------------------------------------------------------- 4. report
@@ -393,13 +406,41 @@ done
 
 python3 - "$ROWS" "$BENCH_CONCURRENT" >"$RESULTS/latest.md.body" <<'EOF'
 import csv, sys
-rows = list(csv.DictReader(open(sys.argv[1]), delimiter='\t'))
+raw = list(csv.DictReader(open(sys.argv[1]), delimiter='\t'))
 conc = int(sys.argv[2])
 def num(x):
     try:
         return float(x)
     except (TypeError, ValueError):
         return None
+# Repeated runs of one tool on one workload become one row: the median wall
+# time, the largest peak RSS, the counts of the first run (every run must
+# agree, else the row says so), and the spread of the wall times.
+rows, groups = [], {}
+for r in raw:
+    k = (r['workload'], r['tool'])
+    if k not in groups:
+        groups[k] = []
+        rows.append(k)
+    groups[k].append(r)
+def merge(runs):
+    r = dict(runs[0])
+    bad = [x['status'] for x in runs if x['status'] != 'ok']
+    if bad:
+        r['status'] = bad[0]
+    walls = sorted(num(x['wall_s']) for x in runs if num(x['wall_s']) is not None)
+    if walls:
+        n = len(walls)
+        med = walls[n // 2] if n % 2 else (walls[n // 2 - 1] + walls[n // 2]) / 2
+        r['wall_s'] = '%.3f' % med
+    rss = [num(x['rss_kb']) for x in runs if num(x['rss_kb']) is not None]
+    if rss:
+        r['rss_kb'] = '%d' % max(rss)
+    if len({(x['tcp_conns'], x['all_conns']) for x in runs}) > 1 and r['status'] == 'ok':
+        r['status'] = 'counts differ between runs'
+    r['runs'] = '%d' % len(runs) if len(walls) < 2 else '%d (%.3f-%.3f)' % (len(runs), walls[0], walls[-1])
+    return r
+rows = [merge(groups[k]) for k in rows]
 out = []
 p = out.append
 p('Ratios are against `%s` on the same workload in the same run (time ratio > 1: slower than quartet; RSS ratio > 1: more memory).' % (
@@ -407,8 +448,10 @@ p('Ratios are against `%s` on the same workload in the same run (time ratio > 1:
 p('Connection counts are TCP connections (rows with proto tcp for quartet, `ra ... - tcp` records for argus, '
   '`tcptrace -b` connections, `tshark -z conv,tcp` conversations); "match" compares them with the truth.')
 p('')
-p('| workload | tool | status | wall s | time / quartet | Mpps | peak RSS MB | RSS / quartet | TCP conns | truth | match |')
-p('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|')
+p('Wall s is the median of the runs; "runs" gives their number and the fastest and slowest.')
+p('')
+p('| workload | tool | status | runs | wall s | time / quartet | Mpps | peak RSS MB | RSS / quartet | TCP conns | truth | match |')
+p('|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|')
 ref = {}
 for r in rows:
     if r['tool'].startswith('quartet') and r['status'] == 'ok' and r['workload'] not in ref:
@@ -430,8 +473,8 @@ for r in rows:
         match = 'yes' if d == 0 else 'no (%+d)' % d
     if not ok:
         match = 'no (%s)' % r['status']
-    p('| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
-        r['workload'], r['tool'], r['status'], r['wall_s'] if ok else '-', twall, mpps,
+    p('| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
+        r['workload'], r['tool'], r['status'], r['runs'], r['wall_s'] if ok else '-', twall, mpps,
         '%.0f' % (rss / 1024) if rss is not None else '-', trss, r['tcp_conns'], r['truth'], match))
 base = {r['tool']: num(r['rss_kb']) for r in rows if r['workload'] == 'baseline' and r['status'] == 'ok'}
 conc_rows = [r for r in rows if r['workload'] == 'concurrent' and r['status'] == 'ok' and num(r['rss_kb']) and r['tool'] in base]
@@ -480,7 +523,7 @@ for r in rows:
         mem = (num(r['rss_kb']) - base['quartet-t1']) * 1024 / conc
 target('memory per open connection (quartet-t1)', mem, '<= 200 B', '%.0f B', lambda v: v <= 200)
 p('')
-p('Targets of issue #5 (this run; ratios of wall times, so they include start-up and log writing):')
+p('Targets of issue #5 (this run; ratios of median wall times, so they include start-up and log writing):')
 small = []
 churn_truth = next((r['truth'] for r in rows if r['workload'] == 'churn' and r['truth'] != '-'), None)
 if churn_truth is not None and int(churn_truth) < 500000:
