@@ -27,12 +27,20 @@ pub const UID_MAX_LEN: usize = 18;
 impl Uid {
     /// Writes the uid text into `buf` and returns it.
     pub fn encode(self, buf: &mut [u8; UID_MAX_LEN]) -> &str {
+        let len = self.encode_bytes(buf);
+        // Every byte written comes from the ASCII alphabet above.
+        std::str::from_utf8(&buf[..len]).unwrap_or("C")
+    }
+
+    /// Writes the uid text into the start of `buf` and returns its length
+    /// (the conn.log writer's form: no UTF-8 check of what is ASCII).
+    #[inline]
+    pub fn encode_bytes(self, buf: &mut [u8; UID_MAX_LEN]) -> usize {
         buf[0] = b'C';
         let mut len = 1;
         len += base62_lsd_first(u64::from(self.hi), &mut buf[len..]);
         len += base62_lsd_first(self.lo, &mut buf[len..]);
-        // Every byte written comes from the ASCII alphabet above.
-        std::str::from_utf8(&buf[..len]).unwrap_or("C")
+        len
     }
 }
 
