@@ -59,7 +59,7 @@ fn records(n: u32) -> Vec<ConnRecord> {
                 local_orig: Some(true),
                 local_resp: Some(false),
                 missed_bytes: 0,
-                history: history.to_string(),
+                history: history.into(),
                 orig_pkts: u64::from(i % 9) + 1,
                 orig_ip_bytes: bytes + 400,
                 resp_pkts: u64::from(i % 13) + 1,

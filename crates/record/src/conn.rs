@@ -1,5 +1,6 @@
 //! `ConnRecord` and the small value types of its columns.
 
+pub use compact_str::CompactString;
 use quartet_wire::{Addr, Timestamp};
 
 /// A Zeek connection uid: 96 random-looking bits, printed as `C` + base62.
@@ -117,8 +118,10 @@ pub struct ConnRecord {
     pub local_orig: Option<bool>,
     pub local_resp: Option<bool>,
     pub missed_bytes: u64,
-    /// History letters; empty prints `-`.
-    pub history: String,
+    /// History letters; empty prints `-`. Inline up to 24 letters (a
+    /// record per connection, and nearly every history is shorter): no
+    /// allocation and free per record for the text.
+    pub history: CompactString,
     pub orig_pkts: u64,
     pub orig_ip_bytes: u64,
     pub resp_pkts: u64,

@@ -775,7 +775,7 @@ impl Conn {
             local_orig,
             local_resp,
             missed_bytes: missed,
-            history: self.history.as_str().to_string(),
+            history: self.history.as_str().into(),
             orig_pkts: self.get(Counter::Pkts, 0),
             orig_ip_bytes: self.get(Counter::IpBytes, 0),
             resp_pkts: self.get(Counter::Pkts, 1),

@@ -204,7 +204,7 @@ pub fn row(r: &ConnRecord) -> Row {
         resp: (r.resp_h, r.resp_p),
         proto: r.proto,
         state: r.conn_state,
-        history: r.history.clone(),
+        history: r.history.to_string(),
         duration: r.duration_micros(),
         bytes: (r.orig_bytes, r.resp_bytes),
         orig_pkts: (r.orig_pkts, r.orig_ip_bytes),
