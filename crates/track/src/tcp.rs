@@ -1240,7 +1240,10 @@ impl TcpConn {
             }
             if missing > 0 && clean {
                 let r = reasm.ranges();
-                r.missed += missing;
+                // Relative sequences wrap below zero as Zeek's uint64 ones
+                // do (a FIN at relative 0 acknowledged); the count then wraps
+                // as Zeek's `count` does instead of aborting the record.
+                r.missed = r.missed.wrapping_add(missing);
                 // One gap event per hole; letters follow the scaled rule.
                 let holes = Self::count_holes(&r.blocks, r.last_reassem, up_to);
                 for _ in 0..holes {
@@ -1447,7 +1450,7 @@ impl TcpConn {
     }
 
     pub fn missed_bytes(&self) -> u64 {
-        self.ranges(0).missed + self.ranges(1).missed
+        self.ranges(0).missed.wrapping_add(self.ranges(1).missed)
     }
 
     pub fn states(&self) -> (TcpState, TcpState) {

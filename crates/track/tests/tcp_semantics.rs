@@ -7,6 +7,7 @@ mod common;
 
 use quartet_record::{ConnState, Proto};
 use quartet_testkit::{Conversation, Dir, Packet, PacketBuilder, Tcp, TcpFlags};
+use quartet_track::{TcpModel, TrackConfig};
 use quartet_wire::Timestamp;
 
 use common::{
@@ -652,4 +653,64 @@ fn invariants_hold_over_a_mixed_run() {
         8
     );
     assert!(recs.iter().all(|r| r.orig_h != addr("10.0.0.2")));
+}
+
+/// FINs sequenced one below each side's SYN put the FIN mark at relative 0;
+/// an ACK at or past it is clamped to the mark minus one, which wraps to the
+/// top of the 64-bit relative space as Zeek's unsigned sequences do. The
+/// content gaps then add up past 2^64: the count wraps like Zeek's `count`
+/// and the connection is still written (found by the track fuzz target,
+/// where the sum aborted the record).
+#[test]
+fn fins_below_the_syns_wrap_missed_bytes_without_losing_the_row() {
+    let mut c = conv(C, S_PLAIN);
+    c.syn(at(0)).synack(at(ms(1))).ack(at(ms(2)));
+    let packets: Vec<Packet> = c
+        .into_packets()
+        .into_iter()
+        .chain([
+            seg(
+                at(ms(3)),
+                C,
+                S_PLAIN,
+                Tcp::new(TcpFlags::FIN | TcpFlags::ACK).seq(999).ack(5001),
+                0,
+            ),
+            seg(
+                at(ms(4)),
+                S_PLAIN,
+                C,
+                Tcp::new(TcpFlags::FIN | TcpFlags::ACK).seq(4999).ack(1001),
+                0,
+            ),
+            seg(
+                at(ms(5)),
+                C,
+                S_PLAIN,
+                Tcp::new(TcpFlags::ACK).seq(1001).ack(5001),
+                0,
+            ),
+            seg(
+                at(ms(6)),
+                S_PLAIN,
+                C,
+                Tcp::new(TcpFlags::ACK).seq(5001).ack(1001),
+                0,
+            ),
+        ])
+        .collect();
+    for model in [TcpModel::Zeek, TcpModel::Strict] {
+        let config = TrackConfig {
+            tcp_model: model,
+            ..TrackConfig::default()
+        };
+        let out = common::track_with(config, &packets).out;
+        assert_eq!(out.len(), 1, "{model:?}");
+        let r = &out[0].rec;
+        assert_eq!((r.orig_pkts, r.resp_pkts), (4, 3), "{model:?}");
+        // Each side's gap runs from relative 1 to 2^64 - 1: 2^64 - 2 bytes,
+        // and the two add up modulo 2^64.
+        let gap = u64::MAX - 1;
+        assert_eq!(r.missed_bytes, gap.wrapping_add(gap), "{model:?}");
+    }
 }
