@@ -575,9 +575,15 @@ impl TcpConn {
     /// The strict model's reuse test. SYN-ACKs follow Zeek's rule; a SYN
     /// starts a new connection only when the old one is over by RFC 1122
     /// (a RST ended it, or the ISN lies beyond the old incarnation), or when
-    /// the old one never got past its handshake.
+    /// the old one never got past its handshake. A segment that fails its
+    /// checksum or header checks decides nothing: it is not split on,
+    /// remembered as a stray SYN or taken as the answer to one (the
+    /// connection drops it with its weird, as any other corrupt segment).
     pub fn strict_reuse(&self, t: &TcpMeta, is_orig: bool) -> Reuse {
-        if t.header_status == quartet_decode::TcpHeaderStatus::BadHeaderLen || !t.has(F::SYN) {
+        if t.header_status != quartet_decode::TcpHeaderStatus::Ok
+            || t.checksum == quartet_decode::Checksum::Bad
+            || !t.has(F::SYN)
+        {
             return Reuse::No;
         }
         if t.has(F::ACK) {

@@ -14,7 +14,7 @@ mod common;
 use std::collections::HashMap;
 
 use quartet_record::ConnRecord;
-use quartet_testkit::{Conversation, Packet, Tcp, TcpFlags};
+use quartet_testkit::{Conversation, Packet, PacketBuilder, Tcp, TcpFlags};
 use quartet_track::{Disposition, TcpModel, TrackConfig, TrackStats};
 
 use common::{at, ms, sa, secs, sorted, track_with};
@@ -452,6 +452,29 @@ fn stray_syn_answered_by_syn_ack_splits_in_both() {
     assert_eq!(s.rows, vec![r("S1 ShAD 30000 100/0 3/220 1/40 @5"), new]);
     assert_eq!(s.weird("stray_SYN_answered"), 1);
     assert_eq!(s.weird("SYN_inside_connection"), 1);
+}
+
+/// The stray SYN of `stray_syn_answered_by_syn_ack_splits_in_both` arrives
+/// with a corrupt checksum. strict: a corrupt segment decides nothing, so
+/// it is dropped (`bad_checksum`) instead of being counted as a stray SYN
+/// and then, when the SYN-ACK answers it, uncounted again after its
+/// `Counted` disposition was reported (found by the track fuzz target).
+/// Every packet keeps the one disposition it was given (`run` checks it).
+#[test]
+fn corrupt_stray_syn_is_dropped_not_remembered() {
+    let mut p = stray_prefix().into_packets();
+    p.push(common::pkt(
+        at(ms(40)),
+        PacketBuilder::tcp(sa(C), sa(S), Tcp::new(SYN).seq(777_777)).corrupt_checksum(),
+    ));
+    p.push(seg(ms(41), S, C, SYN_ACK, 9000, 777_778, 0));
+    let (z, s) = both(&p);
+    for run in [&z, &s] {
+        assert_eq!(run.stats.dropped_bad_checksum, 1);
+    }
+    assert_eq!(s.weird("SYN_inside_connection"), 0);
+    assert_eq!(s.weird("stray_SYN_answered"), 0);
+    assert_eq!(s.rows.len(), 1, "strict: no split on a corrupt SYN");
 }
 
 // ---------------------------------------------------------------------------
