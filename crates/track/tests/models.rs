@@ -461,7 +461,7 @@ fn stray_syn_answered_by_syn_ack_splits_in_both() {
 /// `Counted` disposition was reported (found by the track fuzz target).
 /// Every packet keeps the one disposition it was given (`run` checks it).
 #[test]
-fn corrupt_stray_syn_is_dropped_not_remembered() {
+fn fixed_corrupt_syn_decides_no_reuse() {
     let mut p = stray_prefix().into_packets();
     p.push(common::pkt(
         at(ms(40)),
