@@ -2128,7 +2128,7 @@ mod size_guard {
             size_of::<Option<super::Conn>>()
         );
         assert!(
-            size_of::<super::tcp::TcpConn>() <= 64,
+            size_of::<super::tcp::TcpConn>() <= 56,
             "{}",
             size_of::<super::tcp::TcpConn>()
         );

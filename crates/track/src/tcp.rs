@@ -260,22 +260,16 @@ const DID_CLOSE: u8 = 2;
 /// Gave up on this direction's ranges (too much data without acks).
 const REASM_SKIP: u8 = 4;
 const DID_EOF: u8 = 8;
-/// The last advertised window came in a SYN (never scaled).
-const WINDOW_FROM_SYN: u8 = 16;
 
-/// One side of a TCP connection: 20 bytes (the flags in one byte, the last
+/// One side of a TCP connection: 16 bytes (the flags in one byte, the last
 /// RST mark in `TcpConn`, the wrap counts and the last SYN mark in
-/// `Ranges`), so that the whole machine is a 72-byte allocation.
+/// `Ranges`), so that the whole machine takes 56 bytes of the TCP slab.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Endpoint {
     pub state: TcpState,
     pub prev_state: TcpState,
-    /// `FIN_SEEN`, `DID_CLOSE`, `REASM_SKIP`, `DID_EOF`, `WINDOW_FROM_SYN`.
+    /// `FIN_SEEN`, `DID_CLOSE`, `REASM_SKIP`, `DID_EOF`.
     flags: u8,
-    /// Window scale option of this endpoint's SYN, and the last advertised
-    /// window (raw), for the strict model's RST check.
-    syn_wscale: Option<u8>,
-    window: u16,
     /// The ISN as Zeek keeps it (a 64-bit field, only ever set from a
     /// 32-bit sequence number).
     start_seq: u32,
@@ -632,8 +626,12 @@ impl TcpConn {
         fin_closed.then(|| [self.ep[0].last_seq, self.ep[1].last_seq])
     }
 
-    /// Strict model: is a RST from endpoint `e` inside the window its peer
-    /// advertised (RFC 793 3.4: `RCV.NXT <= SEG.SEQ < RCV.NXT + RCV.WND`)?
+    /// Strict model: would the peer of endpoint `e` accept a RST from it?
+    /// RFC 5961 3.2, as every current stack does: only a RST at exactly
+    /// RCV.NXT resets; one elsewhere in the window draws a challenge ACK
+    /// and leaves the connection as it was. A passive tracker knows RCV.NXT
+    /// only as far as between what the peer acknowledged and everything the
+    /// endpoint sent, and accepts that range.
     fn rst_in_window(&self, e: usize, seq: u32) -> bool {
         let ep = &self.ep[e];
         let peer = &self.ep[1 - e];
@@ -651,18 +649,10 @@ impl TcpConn {
             }
             return true;
         }
-        // Windows in SYNs are never scaled (RFC 7323 2.2).
-        let scale = match (ep.syn_wscale, peer.syn_wscale, peer.flag(WINDOW_FROM_SYN)) {
-            (Some(_), Some(ps), false) => ps.min(14) as u32,
-            _ => 0,
-        };
-        let window = ((peer.window as u32) << scale).max(1);
-        // RCV.NXT as far as the tracker knows: what the peer acknowledged,
-        // or everything the endpoint sent.
         let low = ep.ack_seq;
         let d = seq_delta(seq, low);
-        let sent = seq_delta(ep.last_seq, low).max(0) as u32;
-        d >= 0 && (d as u32) < sent.saturating_add(window)
+        let sent = seq_delta(ep.last_seq, low).max(0);
+        (0..=sent).contains(&d)
     }
 
     /// Records a bad checksum for the sender (`C`/`c`, scaled).
@@ -789,11 +779,6 @@ impl TcpConn {
             ctx.rst_ignored = true;
             t_sm.flags &= !F::RST;
         }
-        if has(F::SYN) {
-            self.ep[e].syn_wscale = t.window_scale;
-        }
-        self.ep[e].window = t.window;
-        self.ep[e].set_flag(WINDOW_FROM_SYN, has(F::SYN));
         // A RST after both FINs means no host keeps TIME_WAIT any more.
         if has(F::RST) && !ctx.rst_ignored && self.ep.iter().all(|x| x.state == TcpState::Closed) {
             self.reset_after_close = true;

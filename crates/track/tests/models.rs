@@ -524,15 +524,46 @@ fn rst_outside_the_window_is_ignored_by_strict() {
     assert_eq!(s.weird("RST_outside_window"), 1);
 }
 
-/// A RST 100 000 beyond RCV.NXT is outside a 65535 window but inside the
-/// same window scaled by 4 (both SYNs carry window scale 2): honoured by
-/// both models (RSTR). Its sequence jump (< 1 MiB) is trusted, so the
-/// server's size includes it in both (Zeek's rule).
+/// A RST 100 000 beyond RCV.NXT, inside the window scaled by 4 (both SYNs
+/// carry window scale 2), in a connection that goes on: zeek honours it
+/// (RSTR; its sequence jump, under 1 MiB, is trusted, so the server's size
+/// includes it). strict follows RFC 5961 3.2, as the stacks do: a RST in
+/// the window but not at RCV.NXT draws a challenge ACK and resets nothing,
+/// so the connection is one SF row (the `r` kept).
 #[test]
-fn rst_inside_the_scaled_window_is_honoured() {
-    let want = vec![r("RSTR ShADrdFf 11020000 150/99999 6/394 5/704 @end")];
-    let (_, s) = both_write(&rst_trace(5001 + 100_000, Some(2)), &want);
-    assert_eq!(s.stats.rst_outside_window, 0);
+fn rst_inside_the_window_but_not_at_rcv_nxt_is_challenged_in_strict() {
+    let (z, s) = both(&rst_trace(5001 + 100_000, Some(2)));
+    assert_eq!(
+        z.rows,
+        vec![r("RSTR ShADrdFf 11020000 150/99999 6/394 5/704 @end")]
+    );
+    assert_eq!(
+        s.rows,
+        vec![r("SF ShADrdFf 11010000 150/500 6/394 5/704 @end")]
+    );
+    assert_eq!(s.stats.rst_outside_window, 1);
+}
+
+/// A RST at exactly RCV.NXT (the server's next sequence number, 5201 after
+/// its 200 bytes, acknowledged by the client) resets the connection in
+/// both models; so does one at the sequence number of data the server sent
+/// but the client has not acknowledged yet (RCV.NXT lies somewhere up to
+/// there: the tracker cannot tell how far the client has received).
+#[test]
+fn rst_at_rcv_nxt_resets_in_both() {
+    for unacked in [0, 300] {
+        let mut c = stray_prefix();
+        c.data_s2c(at(secs(2)), 200).data_c2s(at(secs(3)), 50);
+        if unacked > 0 {
+            c.data_s2c(at(secs(4)), unacked);
+        }
+        let mut p = c.into_packets();
+        p.push(seg(secs(5), S, C, RST_ACK, 5201 + unacked as u32, 1151, 0));
+        let (z, s) = both(&p);
+        assert_eq!(z.rows, s.rows, "unacked {unacked}");
+        assert_eq!(s.stats.rst_outside_window, 0, "unacked {unacked}");
+        assert!(s.rows[0].contains(" RSTR "), "{:?}", s.rows);
+    }
 }
 
 // ---------------------------------------------------------------------------
