@@ -8,6 +8,14 @@
 //! capture it reads its own savefile (Ethernet/IPv4/TCP headers only) and
 //! counts, for every connection, the client's SYNs and the stale ACKs that
 //! answered them before the SYN-ACK.
+//!
+//! It also counts the stray RSTs of an older connection that reach the
+//! tuple after this one's handshake: the previous connection's late ACK
+//! (its client reset it first, pattern `latency`) meets a server with no
+//! socket for it, and the server's stack answers with a RST at that ACK's
+//! number, in the old sequence space. The answer can be captured after the
+//! next connection's SYN. The receiving stack only challenges it (RFC 5961),
+//! so the connection goes on; a tracker that honours it does not.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -16,15 +24,18 @@ use anyhow::{bail, Context, Result};
 
 use crate::ConnTruth;
 
-/// Fills `syns` and `stale_acks` of `conns` (sorted by start) from `pcap`.
+/// Fills `syns`, `stale_acks` and `stray_rsts` of `conns` (sorted by
+/// start) from `pcap`.
 pub fn handshakes(pcap: &Path, conns: &mut [ConnTruth]) -> Result<()> {
     // Per tuple, the indices of its connections in start order.
     let mut by_tuple: HashMap<(u16, u16), Vec<usize>> = HashMap::new();
     for (i, c) in conns.iter().enumerate() {
         by_tuple.entry((c.orig_p, c.resp_p)).or_default().push(i);
     }
-    // Per connection: the SYN-ACK was seen.
+    // Per connection: the SYN-ACK was seen; the client's and the server's
+    // initial sequence numbers.
     let mut established = vec![false; conns.len()];
+    let mut isn: Vec<[Option<u32>; 2]> = vec![[None; 2]; conns.len()];
     let mut cap = pcap::Capture::from_file(pcap)
         .with_context(|| format!("reading back {}", pcap.display()))?;
     if cap.get_datalink() != pcap::Linktype::ETHERNET {
@@ -52,6 +63,7 @@ pub fn handshakes(pcap: &Path, conns: &mut [ConnTruth]) -> Result<()> {
         let dport = u16::from_be_bytes([d[tcp + 2], d[tcp + 3]]);
         let doff = usize::from(d[tcp + 12] >> 4) * 4;
         let payload = total.saturating_sub(ihl + doff);
+        let seq = u32::from_be_bytes([d[tcp + 4], d[tcp + 5], d[tcp + 6], d[tcp + 7]]);
         let flags = d[tcp + 13];
         let (fin, syn, rst, ack) = (
             flags & 0x01 != 0,
@@ -71,10 +83,26 @@ pub fn handshakes(pcap: &Path, conns: &mut [ConnTruth]) -> Result<()> {
         let Some(&i) = k.checked_sub(1).and_then(|k| list.get(k)) else {
             continue;
         };
+        let side = usize::from(!from_client);
         if from_client && syn && !ack {
             conns[i].syns += 1;
+            isn[i][0] = Some(seq);
         } else if !from_client && syn && ack {
             established[i] = true;
+            isn[i][1] = Some(seq);
+        } else if rst && established[i] {
+            // The sender's own sequence space: its ISN, its bytes, its SYN
+            // and FIN. A RST anywhere else belongs to an older connection.
+            let bytes = if from_client {
+                conns[i].orig_bytes
+            } else {
+                conns[i].resp_bytes
+            };
+            if let Some(start) = isn[i][side] {
+                if u64::from(seq.wrapping_sub(start)) > bytes + 2 {
+                    conns[i].stray_rsts += 1;
+                }
+            }
         } else if !from_client
             && ack
             && !syn
@@ -88,4 +116,104 @@ pub fn handshakes(pcap: &Path, conns: &mut [ConnTruth]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Closer, Pattern};
+    use quartet_testkit::pcap::{linktype, PcapWriter};
+    use quartet_testkit::{Conversation, Packet, PacketBuilder, Tcp, TcpFlags};
+    use std::time::Duration;
+
+    const T0: u64 = 1_700_000_000;
+
+    fn at(us: u64) -> Duration {
+        Duration::from_secs(T0) + Duration::from_micros(us)
+    }
+
+    fn conn(pattern: Pattern, start_us: u64, bytes: (u64, u64)) -> ConnTruth {
+        ConnTruth {
+            id: 0,
+            pattern,
+            orig_h: "127.0.0.1".into(),
+            orig_p: 40000,
+            resp_h: "127.0.0.1".into(),
+            resp_p: 8080,
+            orig_bytes: bytes.0,
+            resp_bytes: bytes.1,
+            closed_first: Closer::Server,
+            aborted: false,
+            aborted_by: None,
+            start: (T0 as f64) + start_us as f64 * 1e-6,
+            end: (T0 as f64) + (start_us + 900) as f64 * 1e-6,
+            tuple_seq: 0,
+            connect_retries: 0,
+            connect_wait_us: 0,
+            connect_us: 0,
+            after_server_time_wait: false,
+            after_client_time_wait: false,
+            syns: 0,
+            stale_acks: 0,
+            stray_rsts: 0,
+        }
+    }
+
+    /// A `latency` connection whose client resets it and then sends its
+    /// late ACK of the server's FIN; the server's RST answering that ACK
+    /// (the old sequence space) is captured after the next connection's
+    /// handshake, which then goes on to close. Only that RST is stray: the
+    /// client's own RST of the first connection is in its own space.
+    #[test]
+    fn a_late_rst_of_the_previous_connection_is_stray() {
+        let (c, s) = (
+            "127.0.0.1:40000".parse().unwrap(),
+            "127.0.0.1:8080".parse().unwrap(),
+        );
+        let mut old = Conversation::new(c, s).isn(1000, 5000);
+        old.syn(at(0))
+            .synack(at(1))
+            .ack(at(2))
+            .data_c2s(at(3), 4)
+            .ack_s2c(at(4))
+            .fin_s2c(at(5))
+            .rst_c2s(at(6))
+            .ack_c2s(at(7));
+        let mut new = Conversation::new(c, s).isn(9000, 70_000);
+        new.syn(at(100))
+            .synack(at(101))
+            .ack(at(102))
+            .data_c2s(at(103), 4)
+            .ack_s2c(at(104));
+        // The server's answer to the old late ACK: seq = that ACK's number.
+        let stray = Packet {
+            ts: at(105),
+            frame: PacketBuilder::tcp(s, c, Tcp::new(TcpFlags::RST).seq(5002)).build(),
+        };
+        new.data_s2c(at(106), 30)
+            .fin_s2c(at(107))
+            .fin_c2s(at(108))
+            .ack_c2s(at(109));
+        let mut packets = old.into_packets();
+        packets.extend(new.into_packets());
+        packets.push(stray);
+        packets.sort_by_key(|p| p.ts);
+
+        let dir = std::env::temp_dir().join(format!("quartet-annotate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("stray.pcap");
+        let mut w = PcapWriter::create(&path, linktype::ETHERNET).unwrap();
+        w.write_packets(&packets).unwrap();
+        w.finish().unwrap();
+
+        let mut conns = vec![
+            conn(Pattern::Latency, 0, (4, 0)),
+            conn(Pattern::Assassinate, 100, (4, 30)),
+        ];
+        handshakes(&path, &mut conns).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!((conns[0].syns, conns[0].stray_rsts), (1, 0));
+        assert_eq!((conns[1].syns, conns[1].stray_rsts), (1, 1));
+        assert_eq!(conns[0].stale_acks + conns[1].stale_acks, 0);
+    }
 }

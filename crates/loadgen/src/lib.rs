@@ -70,9 +70,11 @@
 //!                                       // the server in TIME_WAIT: this SYN assassinates it
 //!      "after_client_time_wait": false, // ... left the client in TIME_WAIT (reused via tcp_tw_reuse)
 //!      "syns": 1,                     // SYNs the client sent for it   } read back from
-//!      "stale_acks": 0                // bare ACKs of an older         } the capture
+//!      "stale_acks": 0,               // bare ACKs of an older         } the capture
 //!                                     // connection answering them (each followed by the
 //!                                     // client's RST and the SYN sent again, same ISN)
+//!      "stray_rsts": 0                // RSTs of an older connection   } read back
+//!                                     // captured after the handshake (challenged, RFC 5961)
 //!     }
 //!   ]
 //! }
@@ -350,6 +352,11 @@ pub struct ConnTruth {
     /// followed by the client's RST and a retransmitted SYN).
     #[serde(default)]
     pub stale_acks: u32,
+    /// RSTs of an older connection on the tuple (outside this one's
+    /// sequence space) captured after this one's handshake: the stack
+    /// challenges them (RFC 5961) and the connection goes on.
+    #[serde(default)]
+    pub stray_rsts: u32,
 }
 
 /// Connections per 4-tuple.

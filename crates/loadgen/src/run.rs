@@ -462,6 +462,7 @@ fn client_conn(
             after_client_time_wait: false,
             syns: 0,
             stale_acks: 0,
+            stray_rsts: 0,
         })
         .collect();
     out.push(ConnTruth {
@@ -486,6 +487,7 @@ fn client_conn(
         after_client_time_wait: false,
         syns: 0,
         stale_acks: 0,
+        stray_rsts: 0,
     });
     Ok(out)
 }

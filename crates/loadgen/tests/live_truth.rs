@@ -589,7 +589,7 @@ fn exact_problem(c: &ConnTruth, rows: &[(&Row, bool)]) -> Option<String> {
         if flipped {
             return Some(format!("row #{i} is flipped: {}", r.line));
         }
-        row_problem(c, stale, r)
+        row_problem(c, stale, false, r)
             .or_else(|| history_problem(c, stale, r))
             .map(|p| format!("row #{i}: {p}"))
     })

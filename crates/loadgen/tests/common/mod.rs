@@ -230,9 +230,22 @@ pub fn expected_rows(t: &Truth, strict: bool) -> BTreeMap<(u16, u16), Vec<(&Conn
     truth_by
 }
 
+/// conn_state values the zeek model gives a connection that a stray RST of
+/// an older connection reached (see `stray_rst_honoured`).
+pub const STRAY_RST_STATES: &[&str] = &["RSTO", "RSTR"];
+
+/// A stray RST of an older connection (`stray_rsts` in the truth) reached
+/// `c` after its handshake: the stack challenged it and the connection went
+/// on, but Zeek's rules honour any RST, so the zeek model ends the row
+/// reset, its sizes taken to the RST's sequence number. The strict model
+/// follows RFC 5961 and gives the truth.
+fn stray_rst_honoured(c: &ConnTruth, stale: bool, strict: bool) -> bool {
+    c.stray_rsts > 0 && !stale && !strict
+}
+
 /// How `row` disagrees with the truth connection `c` (or with one of its
-/// stale-ACK episodes): bytes each way and conn_state.
-pub fn row_problem(c: &ConnTruth, stale: bool, r: &Row) -> Option<String> {
+/// stale-ACK episodes) in the given model: bytes each way and conn_state.
+pub fn row_problem(c: &ConnTruth, stale: bool, strict: bool, r: &Row) -> Option<String> {
     let ob = r.orig_bytes.unwrap_or(0);
     let rb = r.resp_bytes.unwrap_or(0);
     let (want, states) = if stale {
@@ -240,6 +253,18 @@ pub fn row_problem(c: &ConnTruth, stale: bool, r: &Row) -> Option<String> {
     } else {
         ((c.orig_bytes, c.resp_bytes), allowed_states(c.pattern))
     };
+    if stray_rst_honoured(c, stale, strict) {
+        // The RST's sequence number lies outside the connection's own
+        // space, so it can only have moved a size up.
+        if ob < want.0 || rb < want.1 || !STRAY_RST_STATES.contains(&r.conn_state.as_str()) {
+            return Some(format!(
+                "row bytes {ob}/{rb} state {} {}, expected at least bytes {}/{} and a state in \
+                 {STRAY_RST_STATES:?} ({} stray RSTs)",
+                r.conn_state, r.history, want.0, want.1, c.stray_rsts
+            ));
+        }
+        return None;
+    }
     if (ob, rb) != want || !states.contains(&r.conn_state.as_str()) {
         return Some(format!(
             "row bytes {ob}/{rb} state {} {}, expected bytes {}/{} state in {states:?}",
@@ -257,10 +282,14 @@ pub fn row_problem(c: &ConnTruth, stale: bool, r: &Row) -> Option<String> {
 /// RST for the patterns that end in `SF`; a refused SYN is `S` ... `r`; a
 /// stale-ACK episode starts with the SYN and ends with the client's `R`.
 /// Only the letters these facts force are checked, not their order (which
-/// the capture's interleaving decides).
+/// the capture's interleaving decides). A stray RST of an older connection
+/// adds its `r` or `R` to a connection's own row.
 pub fn history_problem(c: &ConnTruth, stale: bool, r: &Row) -> Option<String> {
     let h = r.history.as_str();
     let has = |ch: char| h.contains(ch);
+    // A letter the connection's own packets must not have given.
+    let stray = stray_rst_honoured(c, stale, false);
+    let unwanted = |ch: char| has(ch) && !(stray && matches!(ch, 'r' | 'R'));
     let ok = if stale {
         h.starts_with('S') && h.ends_with('R')
     } else {
@@ -273,7 +302,7 @@ pub fn history_problem(c: &ConnTruth, stale: bool, r: &Row) -> Option<String> {
                     && if p == Pattern::Latency {
                         has('R') && !has('F')
                     } else {
-                        has('F') && !has('R') && !has('r')
+                        has('F') && !unwanted('R') && !unwanted('r')
                     }
             }
         }
@@ -408,7 +437,7 @@ pub fn compare_per_tuple(
         // Walk in time order; at the first disagreement of a tuple, report
         // it with its packets (later pairs of that tuple are shifted).
         for (i, (&(c, stale), r)) in tc.iter().zip(&rs).enumerate() {
-            let problem = row_problem(c, stale, r)
+            let problem = row_problem(c, stale, strict, r)
                 .or_else(|| histories.then(|| history_problem(c, stale, r)).flatten());
             if let Some(p) = problem {
                 f.problems.push(format!(
