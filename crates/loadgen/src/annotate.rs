@@ -83,7 +83,6 @@ pub fn handshakes(pcap: &Path, conns: &mut [ConnTruth]) -> Result<()> {
         let Some(&i) = k.checked_sub(1).and_then(|k| list.get(k)) else {
             continue;
         };
-        let side = usize::from(!from_client);
         if from_client && syn && !ack {
             conns[i].syns += 1;
             isn[i][0] = Some(seq);
@@ -93,15 +92,13 @@ pub fn handshakes(pcap: &Path, conns: &mut [ConnTruth]) -> Result<()> {
         } else if rst && established[i] {
             // The sender's own sequence space: its ISN, its bytes, its SYN
             // and FIN. A RST anywhere else belongs to an older connection.
-            let bytes = if from_client {
-                conns[i].orig_bytes
+            let (start, bytes) = if from_client {
+                (isn[i][0], conns[i].orig_bytes)
             } else {
-                conns[i].resp_bytes
+                (isn[i][1], conns[i].resp_bytes)
             };
-            if let Some(start) = isn[i][side] {
-                if u64::from(seq.wrapping_sub(start)) > bytes + 2 {
-                    conns[i].stray_rsts += 1;
-                }
+            if start.is_some_and(|s| u64::from(seq.wrapping_sub(s)) > bytes + 2) {
+                conns[i].stray_rsts += 1;
             }
         } else if !from_client
             && ack

@@ -632,7 +632,7 @@ impl TcpConn {
     /// and leaves the connection as it was. A passive tracker knows RCV.NXT
     /// only as far as between what the peer acknowledged and everything the
     /// endpoint sent, and accepts that range.
-    fn rst_in_window(&self, e: usize, seq: u32) -> bool {
+    fn rst_acceptable(&self, e: usize, seq: u32) -> bool {
         let ep = &self.ep[e];
         let peer = &self.ep[1 - e];
         if ep.state == TcpState::Inactive {
@@ -774,7 +774,7 @@ impl TcpConn {
         // Strict model: a RST outside the window stays in the history but
         // changes no state.
         let mut t_sm = *t;
-        if ctx.strict && has(F::RST) && !self.rst_in_window(e, t.seq) {
+        if ctx.strict && has(F::RST) && !self.rst_acceptable(e, t.seq) {
             ctx.weirds.add("RST_outside_window");
             ctx.rst_ignored = true;
             t_sm.flags &= !F::RST;
