@@ -10,12 +10,14 @@
 //! answered them before the SYN-ACK.
 //!
 //! It also counts the stray RSTs of an older connection that reach the
-//! tuple after this one's handshake: the previous connection's late ACK
-//! (its client reset it first, pattern `latency`) meets a server with no
-//! socket for it, and the server's stack answers with a RST at that ACK's
-//! number, in the old sequence space. The answer can be captured after the
-//! next connection's SYN. The receiving stack only challenges it (RFC 5961),
-//! so the connection goes on; a tracker that honours it does not.
+//! tuple during this one: the previous connection's late ACK (its client
+//! reset it first, pattern `latency`) meets a server with no socket for
+//! it, and the server's stack answers with a RST at that ACK's number, in
+//! the old sequence space. The answer can be captured after the next
+//! connection's SYN. Before the SYN-ACK the client drops a RST that does
+//! not acknowledge its SYN (RFC 793 3.9); after the handshake it only
+//! challenges one outside its RCV.NXT (RFC 5961). Either way the
+//! connection goes on; a tracker that honours the RST does not.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -64,6 +66,7 @@ pub fn handshakes(pcap: &Path, conns: &mut [ConnTruth]) -> Result<()> {
         let doff = usize::from(d[tcp + 12] >> 4) * 4;
         let payload = total.saturating_sub(ihl + doff);
         let seq = u32::from_be_bytes([d[tcp + 4], d[tcp + 5], d[tcp + 6], d[tcp + 7]]);
+        let ack_no = u32::from_be_bytes([d[tcp + 8], d[tcp + 9], d[tcp + 10], d[tcp + 11]]);
         let flags = d[tcp + 13];
         let (fin, syn, rst, ack) = (
             flags & 0x01 != 0,
@@ -98,6 +101,14 @@ pub fn handshakes(pcap: &Path, conns: &mut [ConnTruth]) -> Result<()> {
                 (isn[i][1], conns[i].resp_bytes)
             };
             if start.is_some_and(|s| u64::from(seq.wrapping_sub(s)) > bytes + 2) {
+                conns[i].stray_rsts += 1;
+            }
+        } else if rst && !from_client && conns[i].syns > 0 {
+            // Before the SYN-ACK: the client is in SYN-SENT and takes only
+            // a RST acknowledging its SYN (a refusal); any other is an
+            // older connection's, and the client drops it (RFC 793 3.9).
+            let refusal = ack && isn[i][0].is_some_and(|s| ack_no == s.wrapping_add(1));
+            if !refusal {
                 conns[i].stray_rsts += 1;
             }
         } else if !from_client
@@ -157,12 +168,10 @@ mod tests {
     }
 
     /// A `latency` connection whose client resets it and then sends its
-    /// late ACK of the server's FIN; the server's RST answering that ACK
-    /// (the old sequence space) is captured after the next connection's
-    /// handshake, which then goes on to close. Only that RST is stray: the
-    /// client's own RST of the first connection is in its own space.
-    #[test]
-    fn a_late_rst_of_the_previous_connection_is_stray() {
+    /// late ACK of the server's FIN, and the next connection on the tuple,
+    /// which goes on to close, with `extra` (a RST from the server) in
+    /// between; returns the two connections annotated.
+    fn annotate(extra: Packet) -> Vec<ConnTruth> {
         let (c, s) = (
             "127.0.0.1:40000".parse().unwrap(),
             "127.0.0.1:8080".parse().unwrap(),
@@ -178,25 +187,24 @@ mod tests {
             .ack_c2s(at(7));
         let mut new = Conversation::new(c, s).isn(9000, 70_000);
         new.syn(at(100))
-            .synack(at(101))
-            .ack(at(102))
-            .data_c2s(at(103), 4)
-            .ack_s2c(at(104));
-        // The server's answer to the old late ACK: seq = that ACK's number.
-        let stray = Packet {
-            ts: at(105),
-            frame: PacketBuilder::tcp(s, c, Tcp::new(TcpFlags::RST).seq(5002)).build(),
-        };
-        new.data_s2c(at(106), 30)
-            .fin_s2c(at(107))
-            .fin_c2s(at(108))
-            .ack_c2s(at(109));
+            .synack(at(102))
+            .ack(at(103))
+            .data_c2s(at(104), 4)
+            .ack_s2c(at(105))
+            .data_s2c(at(107), 30)
+            .fin_s2c(at(108))
+            .fin_c2s(at(109))
+            .ack_c2s(at(110));
         let mut packets = old.into_packets();
         packets.extend(new.into_packets());
-        packets.push(stray);
+        packets.push(extra);
         packets.sort_by_key(|p| p.ts);
 
-        let dir = std::env::temp_dir().join(format!("quartet-annotate-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "quartet-annotate-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("stray.pcap");
         let mut w = PcapWriter::create(&path, linktype::ETHERNET).unwrap();
@@ -210,7 +218,47 @@ mod tests {
         handshakes(&path, &mut conns).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!((conns[0].syns, conns[0].stray_rsts), (1, 0));
-        assert_eq!((conns[1].syns, conns[1].stray_rsts), (1, 1));
+        assert_eq!(conns[1].syns, 1);
         assert_eq!(conns[0].stale_acks + conns[1].stale_acks, 0);
+        conns
+    }
+
+    /// The server's RST answering the old late ACK, at that ACK's number
+    /// (the old sequence space), at `us`.
+    fn late_rst(us: u64, flags: TcpFlags, ack: u32) -> Packet {
+        let (c, s) = (
+            "127.0.0.1:40000".parse().unwrap(),
+            "127.0.0.1:8080".parse().unwrap(),
+        );
+        Packet {
+            ts: at(us),
+            frame: PacketBuilder::tcp(s, c, Tcp::new(flags).seq(5002).ack(ack)).build(),
+        }
+    }
+
+    /// The server's RST of the old connection captured after the next
+    /// connection's handshake is stray; the client's own RST of the first
+    /// connection is in its own space and is not.
+    #[test]
+    fn a_late_rst_of_the_previous_connection_is_stray() {
+        let conns = annotate(late_rst(106, TcpFlags::RST, 0));
+        assert_eq!(conns[1].stray_rsts, 1);
+    }
+
+    /// The same RST captured between the next connection's SYN and its
+    /// SYN-ACK: it does not acknowledge that SYN, so the client in SYN-SENT
+    /// drops it (RFC 793 3.9): stray too. A RST/ACK acknowledging the SYN
+    /// is the server's refusal and is not.
+    #[test]
+    fn a_late_rst_before_the_syn_ack_is_stray_unless_it_acks_the_syn() {
+        let rst_ack = TcpFlags(TcpFlags::RST.0 | TcpFlags::ACK.0);
+        for (flags, ack, stray) in [
+            (TcpFlags::RST, 0, 1),
+            (rst_ack, 9000, 1),
+            (rst_ack, 9001, 0),
+        ] {
+            let conns = annotate(late_rst(101, flags, ack));
+            assert_eq!(conns[1].stray_rsts, stray, "{flags:?} ack {ack}");
+        }
     }
 }

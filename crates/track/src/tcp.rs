@@ -260,6 +260,9 @@ const DID_CLOSE: u8 = 2;
 /// Gave up on this direction's ranges (too much data without acks).
 const REASM_SKIP: u8 = 4;
 const DID_EOF: u8 = 8;
+/// The endpoint sent a segment with the ACK flag: it is past SYN-SENT,
+/// whether or not the tracker saw what it acknowledged.
+const SENT_ACK: u8 = 16;
 
 /// One side of a TCP connection: 16 bytes (the flags in one byte, the last
 /// RST mark in `TcpConn`, the wrap counts and the last SYN mark in
@@ -268,7 +271,7 @@ const DID_EOF: u8 = 8;
 pub(crate) struct Endpoint {
     pub state: TcpState,
     pub prev_state: TcpState,
-    /// `FIN_SEEN`, `DID_CLOSE`, `REASM_SKIP`, `DID_EOF`.
+    /// `FIN_SEEN`, `DID_CLOSE`, `REASM_SKIP`, `DID_EOF`, `SENT_ACK`.
     flags: u8,
     /// The ISN as Zeek keeps it (a 64-bit field, only ever set from a
     /// 32-bit sequence number).
@@ -632,10 +635,21 @@ impl TcpConn {
     /// and leaves the connection as it was. A passive tracker knows RCV.NXT
     /// only as far as between what the peer acknowledged and everything the
     /// endpoint sent, and accepts that range.
-    fn rst_acceptable(&self, e: usize, seq: u32) -> bool {
+    fn rst_acceptable(&self, e: usize, t: &TcpMeta) -> bool {
+        let seq = t.seq;
         let ep = &self.ep[e];
         let peer = &self.ep[1 - e];
         if ep.state == TcpState::Inactive {
+            // A RST meeting the peer's lone SYN: a peer that has
+            // acknowledged nothing is in SYN-SENT, where a RST counts only
+            // if it acknowledges that SYN (RFC 793 3.9, as stacks do);
+            // without that ACK it is dropped. Such a RST answers an older
+            // connection's late segment and was sent after this SYN left.
+            // (A peer that sent an ACK is past SYN-SENT even when the
+            // tracker missed the SYN-ACK.)
+            if peer.state == TcpState::SynSent && !peer.flag(SENT_ACK) {
+                return t.flags & F::ACK != 0 && t.ack == peer.start_seq.wrapping_add(1);
+            }
             return true;
         }
         if peer.state == TcpState::Inactive {
@@ -774,10 +788,13 @@ impl TcpConn {
         // Strict model: a RST outside the window stays in the history but
         // changes no state.
         let mut t_sm = *t;
-        if ctx.strict && has(F::RST) && !self.rst_acceptable(e, t.seq) {
+        if ctx.strict && has(F::RST) && !self.rst_acceptable(e, t) {
             ctx.weirds.add("RST_outside_window");
             ctx.rst_ignored = true;
             t_sm.flags &= !F::RST;
+        }
+        if has(F::ACK) {
+            self.ep[e].set_flag(SENT_ACK, true);
         }
         // A RST after both FINs means no host keeps TIME_WAIT any more.
         if has(F::RST) && !ctx.rst_ignored && self.ep.iter().all(|x| x.state == TcpState::Closed) {
@@ -825,8 +842,9 @@ impl TcpConn {
 
         let mut rel_ack = 0u64;
         // The strict model does not let a stale ACK (it acknowledges another
-        // connection's data) move this attempt's sequence bookkeeping.
-        if has(F::ACK) && !stale_ack {
+        // connection's data) nor the ACK of an ignored RST (the receiver
+        // drops the whole segment) move this attempt's sequence bookkeeping.
+        if has(F::ACK) && !stale_ack && !ctx.rst_ignored {
             if self.ep[p].state == TcpState::Inactive {
                 rel_ack = 1;
                 if !has(F::SYN)

@@ -566,6 +566,53 @@ fn rst_at_rcv_nxt_resets_in_both() {
     }
 }
 
+/// `old_conn` closed by the server first, with a RST from the server at
+/// 5 ms, while the client's SYN is still unanswered, with the given flags,
+/// sequence and acknowledgment numbers.
+fn rst_in_syn_sent(flags: TcpFlags, seq: u32, ack: u32) -> Vec<Packet> {
+    let mut p = server_first_close();
+    p.push(seg(ms(5), S, C, flags, seq, ack, 0));
+    sorted(p)
+}
+
+/// A bare RST from the server while the client's SYN is unanswered, at a
+/// number of an older connection (the server's answer to that connection's
+/// late ACK, captured after the new SYN; seen on loopback): the client, in
+/// SYN-SENT, drops a RST that does not acknowledge its SYN (RFC 793 3.9)
+/// and the connection goes on. zeek honours it (the server's later
+/// segments do not undo the reset); strict keeps the `r` and nothing else,
+/// also for a RST/ACK acknowledging anything but ISN + 1.
+#[test]
+fn rst_in_syn_sent_without_the_ack_of_the_syn_is_ignored_by_strict() {
+    for (flags, ack) in [(RST, 0), (RST_ACK, 1000), (RST_ACK, 1002)] {
+        let (z, s) = both(&rst_in_syn_sent(flags, 4242, ack));
+        assert_eq!(
+            z.rows,
+            vec![r("RSTR SrhADdfFa 60000 100/200 4/260 5/400 @end")],
+            "zeek {flags:?} ack {ack}"
+        );
+        assert_eq!(
+            s.rows,
+            vec![r("SF SrhADdfFa 60000 100/200 4/260 5/400 @end")],
+            "strict {flags:?} ack {ack}"
+        );
+        assert_eq!(s.stats.rst_outside_window, 1);
+    }
+}
+
+/// The refusal itself, a RST/ACK acknowledging the SYN, rejects the
+/// attempt in both models.
+#[test]
+fn rst_acknowledging_the_syn_rejects_in_both() {
+    let p = vec![
+        seg(0, C, S, SYN, 1000, 0, 0),
+        seg(ms(5), S, C, RST_ACK, 0, 1001, 0),
+    ];
+    let want = vec![r("REJ Sr 5000 0/0 1/40 1/40 @end")];
+    let (_, s) = both_write(&p, &want);
+    assert_eq!(s.stats.rst_outside_window, 0);
+}
+
 // ---------------------------------------------------------------------------
 // Duplicates and close orders
 

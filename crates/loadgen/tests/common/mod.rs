@@ -235,10 +235,11 @@ pub fn expected_rows(t: &Truth, strict: bool) -> BTreeMap<(u16, u16), Vec<(&Conn
 pub const STRAY_RST_STATES: &[&str] = &["RSTO", "RSTR"];
 
 /// A stray RST of an older connection (`stray_rsts` in the truth) reached
-/// `c` after its handshake: the stack challenged it and the connection went
-/// on, but Zeek's rules honour any RST, so the zeek model ends the row
-/// reset, its sizes taken to the RST's sequence number. The strict model
-/// follows RFC 5961 and gives the truth.
+/// `c`: the client dropped it (before the SYN-ACK, RFC 793 3.9) or
+/// challenged it (after, RFC 5961) and the connection went on, but Zeek's
+/// rules honour any RST, so the zeek model ends the row reset, its sizes
+/// taken to the RST's sequence number. The strict model follows the stacks
+/// and gives the truth.
 fn stray_rst_honoured(c: &ConnTruth, stale: bool, strict: bool) -> bool {
     c.stray_rsts > 0 && !stale && !strict
 }
@@ -296,8 +297,12 @@ pub fn history_problem(c: &ConnTruth, stale: bool, r: &Row) -> Option<String> {
         match c.pattern {
             Pattern::Refused => h.starts_with('S') && has('r') && !has('h'),
             p => {
-                let common =
-                    h.starts_with("ShA") && has('D') && has('d') == (c.resp_bytes > 0) && has('f');
+                // A stray RST can come before the SYN-ACK (`SrhA`).
+                let own: String = h.chars().filter(|&ch| !(stray && ch == 'r')).collect();
+                let common = own.starts_with("ShA")
+                    && has('D')
+                    && has('d') == (c.resp_bytes > 0)
+                    && has('f');
                 common
                     && if p == Pattern::Latency {
                         has('R') && !has('F')
