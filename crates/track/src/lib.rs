@@ -1292,6 +1292,12 @@ impl Tracker {
             }
         } else if strict {
             if let Some(tomb) = self.live_tombstone(&key) {
+                // The host holding TIME_WAIT drops a segment that fails its
+                // checks, as anywhere else: it reopens, ends or refuses
+                // nothing (and is not kept for a replay).
+                if drop_corrupt(t, &mut self.weirds, &mut self.stats) != Corrupt::No {
+                    return None;
+                }
                 let syn = t.has(F::SYN) && !t.has(F::ACK);
                 let sender = if (m.src, t.sport) == tomb.orig { 0 } else { 1 };
                 if let Some(refused) = &tomb.refused_syn {
@@ -1386,24 +1392,13 @@ impl Tracker {
             unreachable!("tcp key maps to a tcp connection")
         };
         let tc = &mut self.tcps[ti];
-        match t.header_status {
-            TcpHeaderStatus::Ok => {}
-            TcpHeaderStatus::BadHeaderLen => {
-                self.weirds.add("bad_TCP_header_len");
-                self.stats.dropped_bad_header += 1;
+        match drop_corrupt(t, &mut self.weirds, &mut self.stats) {
+            Corrupt::No => {}
+            Corrupt::Header => return idx,
+            Corrupt::Checksum => {
+                tc.checksum_error(is_orig, &mut conn.history);
                 return idx;
             }
-            TcpHeaderStatus::Truncated => {
-                self.weirds.add("truncated_header");
-                self.stats.dropped_bad_header += 1;
-                return idx;
-            }
-        }
-        if t.checksum == Checksum::Bad {
-            self.weirds.add("bad_TCP_checksum");
-            self.stats.dropped_bad_checksum += 1;
-            tc.checksum_error(is_orig, &mut conn.history);
-            return idx;
         }
         let mut last = conn.last();
         let mut ctx = TcpCtx {
@@ -1974,6 +1969,43 @@ pub fn flow_hash(m: &PacketMeta) -> u64 {
 
 fn is_broadcast(a: Addr) -> bool {
     a.is_v4() && a.octets_v4() == [255, 255, 255, 255]
+}
+
+/// Why a TCP segment was dropped before reaching any state.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Corrupt {
+    No,
+    Header,
+    Checksum,
+}
+
+/// Drops a segment whose header or checksum fails (Zeek's rule: it changes
+/// no state), counting it and raising its weird.
+#[inline]
+fn drop_corrupt(
+    t: &quartet_decode::TcpMeta,
+    weirds: &mut Weirds,
+    stats: &mut TrackStats,
+) -> Corrupt {
+    match t.header_status {
+        TcpHeaderStatus::Ok => {}
+        TcpHeaderStatus::BadHeaderLen => {
+            weirds.add("bad_TCP_header_len");
+            stats.dropped_bad_header += 1;
+            return Corrupt::Header;
+        }
+        TcpHeaderStatus::Truncated => {
+            weirds.add("truncated_header");
+            stats.dropped_bad_header += 1;
+            return Corrupt::Header;
+        }
+    }
+    if t.checksum == Checksum::Bad {
+        weirds.add("bad_TCP_checksum");
+        stats.dropped_bad_checksum += 1;
+        return Corrupt::Checksum;
+    }
+    Corrupt::No
 }
 
 #[cfg(test)]

@@ -319,6 +319,35 @@ fn time_wait_assassination_from_the_tombstone() {
     assert_eq!(s.stats.absorbed_time_wait, 0);
 }
 
+/// Once bug 10 (fixed): a SYN beyond the old final sequence numbers with
+/// a corrupt checksum, 20 s after a server-first close, reopened the
+/// 4-tuple from the tombstone (and a corrupt RST ended it) although the
+/// host holding TIME_WAIT drops both. Now both are dropped as corrupt
+/// (`bad_checksum`) and the tombstone lives: the server's late FIN/ACK at
+/// 22 s is absorbed, and only the sound SYN at 25 s reopens.
+#[test]
+fn fixed_corrupt_segments_leave_the_tombstone_alone() {
+    let mut p = server_first_close();
+    p.push(common::pkt(
+        at(secs(20)),
+        PacketBuilder::tcp(sa(C), sa(S), Tcp::new(SYN).seq(200_000)).corrupt_checksum(),
+    ));
+    p.push(common::pkt(
+        at(secs(21)),
+        PacketBuilder::tcp(sa(S), sa(C), Tcp::new(RST).seq(5202)).corrupt_checksum(),
+    ));
+    p.push(seg(secs(22), S, C, FIN_ACK, 5201, 1102, 0));
+    p.extend(new_incarnation(secs(25)));
+    let (_, s) = both(&p);
+    assert_eq!(s.rows, vec![server_first_sf("@8"), short_conn_sf()]);
+    assert_eq!(s.stats.dropped_bad_checksum, 2);
+    assert_eq!(s.stats.absorbed_time_wait, 1);
+    assert_eq!(s.stats.time_wait_reopened, 1);
+    assert_eq!(s.stats.stale_peer_syns, 0);
+    assert_eq!(s.weird("TIME_WAIT_assassinated"), 1);
+    assert_eq!(s.weird("bad_TCP_checksum"), 2);
+}
+
 /// After a client-first close the server's FIN/ACK is retransmitted (the
 /// final ACK was lost), acknowledged again, and the server sends a RST/ACK,
 /// all before the 5 s delete: they join the old row in both models (no new
