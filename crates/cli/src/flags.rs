@@ -79,7 +79,8 @@ pub struct Args {
     pub stats: bool,
 
     /// TCP model: `zeek` (Zeek's rules, bug for bug) or `strict` (TIME_WAIT
-    /// tombstones, RFC 1122 reopening; see docs/tcp-models.md).
+    /// tombstones, RFC 1122 reopening, RSTs honoured as stacks do (RFC 793
+    /// in SYN-SENT, RFC 5961 after); see docs/tcp-models.md).
     #[arg(long, value_name = "MODEL", default_value = "zeek", value_parser = ["zeek", "strict"])]
     pub tcp_model: String,
 

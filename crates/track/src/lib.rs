@@ -365,7 +365,8 @@ pub struct TrackStats {
     pub time_wait_reopened: u64,
     /// SYNs refused by a tombstone: the peer still held the old connection.
     pub stale_peer_syns: u64,
-    /// RSTs outside the receiver's window, ignored (strict).
+    /// RSTs the receiver would not honour, ignored (strict): in SYN-SENT
+    /// one not acknowledging the SYN, after it one not at RCV.NXT.
     pub rst_outside_window: u64,
     /// Connections written early to stay within `max_conns`.
     pub evicted: u64,
@@ -1318,8 +1319,9 @@ impl Tracker {
                         if let Transport::Tcp(st) = &syn_meta.transport {
                             let before = self.stats.counted;
                             let idx = self.tcp_packet(&syn_meta, st, out);
-                            // Uncount it only if the replay counted it (a SYN with a
-                            // bad checksum is not).
+                            // The replay counts it (a corrupt SYN is never kept
+                            // for one); uncount it.
+                            debug_assert!(self.stats.counted > before);
                             if self.stats.counted > before {
                                 if let Some(c) = idx.and_then(|i| self.conns[i as usize].as_mut()) {
                                     let dir = if (syn_meta.src, st.sport) == c.orig() {

@@ -630,11 +630,12 @@ impl TcpConn {
     }
 
     /// Strict model: would the peer of endpoint `e` accept a RST from it?
-    /// RFC 5961 3.2, as every current stack does: only a RST at exactly
-    /// RCV.NXT resets; one elsewhere in the window draws a challenge ACK
-    /// and leaves the connection as it was. A passive tracker knows RCV.NXT
-    /// only as far as between what the peer acknowledged and everything the
-    /// endpoint sent, and accepts that range.
+    /// In SYN-SENT, RFC 793 3.9: only a RST acknowledging the SYN. After
+    /// that, RFC 5961 3.2, as every current stack does: only a RST at
+    /// exactly RCV.NXT resets; one elsewhere in the window draws a
+    /// challenge ACK and leaves the connection as it was. A passive tracker
+    /// knows RCV.NXT only as far as between what the peer acknowledged and
+    /// everything the endpoint sent, and accepts that range.
     fn rst_acceptable(&self, e: usize, t: &TcpMeta) -> bool {
         let seq = t.seq;
         let ep = &self.ep[e];
@@ -642,13 +643,16 @@ impl TcpConn {
         if ep.state == TcpState::Inactive {
             // A RST meeting the peer's lone SYN: a peer that has
             // acknowledged nothing is in SYN-SENT, where a RST counts only
-            // if it acknowledges that SYN (RFC 793 3.9, as stacks do);
-            // without that ACK it is dropped. Such a RST answers an older
-            // connection's late segment and was sent after this SYN left.
-            // (A peer that sent an ACK is past SYN-SENT even when the
-            // tracker missed the SYN-ACK.)
+            // if it acknowledges that SYN and no more than was sent with
+            // it (SND.UNA < SEG.ACK =< SND.NXT, RFC 793 3.9, as stacks do:
+            // a SYN may carry data); any other is dropped. Such a RST
+            // answers an older connection's late segment and was sent
+            // after this SYN left. (A peer that sent an ACK is past
+            // SYN-SENT even when the tracker missed the SYN-ACK.)
             if peer.state == TcpState::SynSent && !peer.flag(SENT_ACK) {
-                return t.flags & F::ACK != 0 && t.ack == peer.start_seq.wrapping_add(1);
+                return t.flags & F::ACK != 0
+                    && seq_delta(t.ack, peer.start_seq) > 0
+                    && seq_delta(t.ack, peer.last_seq) <= 0;
             }
             return true;
         }
@@ -793,8 +797,11 @@ impl TcpConn {
             ctx.rst_ignored = true;
             t_sm.flags &= !F::RST;
         }
+        // A SYN without ACK puts its sender (back) into SYN-SENT.
         if has(F::ACK) {
             self.ep[e].set_flag(SENT_ACK, true);
+        } else if has(F::SYN) {
+            self.ep[e].set_flag(SENT_ACK, false);
         }
         // A RST after both FINs means no host keeps TIME_WAIT any more.
         if has(F::RST) && !ctx.rst_ignored && self.ep.iter().all(|x| x.state == TcpState::Closed) {

@@ -348,6 +348,25 @@ fn fixed_corrupt_segments_leave_the_tombstone_alone() {
     assert_eq!(s.weird("bad_TCP_checksum"), 2);
 }
 
+/// The same with a corrupt SYN whose ISN is below the old final sequence
+/// numbers, answered by a SYN-ACK: the SYN is dropped, not refused and kept
+/// for a replay, so the SYN-ACK is a late segment the tombstone absorbs.
+#[test]
+fn fixed_corrupt_syn_below_the_tombstone_is_not_kept() {
+    let mut p = server_first_close();
+    p.push(common::pkt(
+        at(secs(20)),
+        PacketBuilder::tcp(sa(C), sa(S), Tcp::new(SYN).seq(500)).corrupt_checksum(),
+    ));
+    p.push(seg(secs(20) + ms(10), S, C, SYN_ACK, 9000, 501, 0));
+    let (_, s) = both(&p);
+    assert_eq!(s.rows, vec![server_first_sf("@8")]);
+    assert_eq!(s.stats.dropped_bad_checksum, 1);
+    assert_eq!(s.stats.absorbed_time_wait, 1);
+    assert_eq!(s.stats.stale_peer_syns, 0);
+    assert_eq!(s.stats.time_wait_reopened, 0);
+}
+
 /// After a client-first close the server's FIN/ACK is retransmitted (the
 /// final ACK was lost), acknowledged again, and the server sends a RST/ACK,
 /// all before the 5 s delete: they join the old row in both models (no new
@@ -630,16 +649,76 @@ fn rst_in_syn_sent_without_the_ack_of_the_syn_is_ignored_by_strict() {
 }
 
 /// The refusal itself, a RST/ACK acknowledging the SYN, rejects the
-/// attempt in both models.
+/// attempt in both models; so does one acknowledging the SYN and the 10
+/// bytes it carried (TCP Fast Open: SND.NXT includes them). A RST/ACK
+/// acknowledging more than was sent is dropped in SYN-SENT: strict ignores
+/// it.
 #[test]
 fn rst_acknowledging_the_syn_rejects_in_both() {
+    for (len, ack, rejects) in [
+        (0, 1001, true),
+        (10, 1011, true),
+        (10, 1001, true),
+        (0, 1002, false),
+    ] {
+        let p = vec![
+            seg(0, C, S, SYN, 1000, 0, len),
+            seg(ms(5), S, C, RST_ACK, 0, ack, 0),
+        ];
+        let (z, s) = both(&p);
+        assert!(
+            z.rows[0].contains(" REJ "),
+            "zeek {len} {ack}: {:?}",
+            z.rows
+        );
+        if rejects {
+            assert_eq!(s.rows, z.rows, "len {len} ack {ack}");
+            assert_eq!(s.stats.rst_outside_window, 0, "len {len} ack {ack}");
+        } else {
+            assert!(
+                s.rows[0].contains(" S0 "),
+                "strict {len} {ack}: {:?}",
+                s.rows
+            );
+            assert_eq!(s.stats.rst_outside_window, 1);
+        }
+    }
     let p = vec![
         seg(0, C, S, SYN, 1000, 0, 0),
         seg(ms(5), S, C, RST_ACK, 0, 1001, 0),
     ];
-    let want = vec![r("REJ Sr 5000 0/0 1/40 1/40 @end")];
-    let (_, s) = both_write(&p, &want);
+    both_write(&p, &[r("REJ Sr 5000 0/0 1/40 1/40 @end")]);
+}
+
+/// The SYN-ACK was not captured, but the client's ACK of it was: the
+/// client is past SYN-SENT, so the server's bare RST at the sequence
+/// number the client acknowledged resets it, in both models alike.
+#[test]
+fn rst_after_an_ack_of_a_missed_syn_ack_resets_in_both() {
+    let p = vec![
+        seg(0, C, S, SYN, 1000, 0, 0),
+        seg(ms(10), C, S, ACK, 1001, 5001, 0),
+        seg(ms(20), S, C, RST, 5001, 0, 0),
+    ];
+    let (_, s) = both_write(&p, &[r("REJ SAr 20000 0/0 2/80 1/40 @end")]);
     assert_eq!(s.stats.rst_outside_window, 0);
+}
+
+/// A client that sent an ACK and then its SYN again (without ACK, same
+/// ISN, so it stays in the connection) says it is in SYN-SENT once more: a
+/// bare RST meeting that SYN is ignored by strict again.
+#[test]
+fn a_syn_puts_its_sender_back_in_syn_sent() {
+    let p = vec![
+        seg(0, C, S, SYN, 1000, 0, 0),
+        seg(ms(10), C, S, ACK, 1001, 5001, 0),
+        seg(secs(1), C, S, SYN, 1000, 0, 0),
+        seg(secs(1) + ms(1), S, C, RST, 5001, 0, 0),
+    ];
+    let (z, s) = both(&p);
+    assert_eq!(z.rows, vec![r("REJ SAr 1001000 0/0 3/120 1/40 @end")]);
+    assert_eq!(s.rows, vec![r("S0 SAr 1001000 0/0 3/120 1/40 @end")]);
+    assert_eq!(s.stats.rst_outside_window, 1);
 }
 
 // ---------------------------------------------------------------------------
