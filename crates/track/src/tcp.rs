@@ -640,6 +640,13 @@ impl TcpConn {
         let seq = t.seq;
         let ep = &self.ep[e];
         let peer = &self.ep[1 - e];
+        if peer.state == TcpState::Reset {
+            // The peer's own RST already ended the connection at both ends:
+            // this one answers a segment that met no connection (a late
+            // ACK behind the RST) and resets nothing (the first RST says
+            // who aborted).
+            return false;
+        }
         if ep.state == TcpState::Inactive {
             // A RST meeting the peer's lone SYN: a peer that has
             // acknowledged nothing is in SYN-SENT, where a RST counts only

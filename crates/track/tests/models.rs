@@ -721,6 +721,33 @@ fn a_syn_puts_its_sender_back_in_syn_sent() {
     assert_eq!(s.stats.rst_outside_window, 1);
 }
 
+/// The server closes first; the client aborts (RST/ACK), and its ACK of
+/// the server's FIN, sent before the RST but captured after it, meets a
+/// server with no connection left, which answers with a bare RST (seen in
+/// churn.py's `rst` mode on loopback). Zeek lets the later RST decide
+/// (`rs == RESET` wins: RSTR); strict keeps who aborted: the client's RST
+/// ended the connection at both ends, the server's answers a segment that
+/// met nothing (RSTO, `rst_outside_window` 1).
+#[test]
+fn rst_after_the_peers_rst_resets_nothing_in_strict() {
+    let mut c = old_conn();
+    c.fin_s2c(at(ms(50)))
+        .rst_c2s(at(ms(60)))
+        .ack_c2s(at(ms(61)));
+    let mut p = c.into_packets();
+    p.push(seg(ms(62), S, C, RST, 5202, 0, 0));
+    let (z, s) = both(&p);
+    assert_eq!(
+        z.rows,
+        vec![r("RSTR ShADdfRr 60000 100/200 5/300 4/360 @end")]
+    );
+    assert_eq!(
+        s.rows,
+        vec![r("RSTO ShADdfRr 60000 100/200 5/300 4/360 @end")]
+    );
+    assert_eq!(s.stats.rst_outside_window, 1);
+}
+
 // ---------------------------------------------------------------------------
 // Duplicates and close orders
 

@@ -177,11 +177,14 @@ pub fn parse_log(text: &str) -> Result<Vec<Row>, String> {
 /// conn_state of the extra row a stale-ACK episode gives (`SaR`).
 pub const STALE_ACK_STATES: &[&str] = &["RSTOS0"];
 
-/// conn_state values a pattern may give (docs/loadgen.md explains each).
-pub fn allowed_states(p: Pattern) -> &'static [&'static str] {
+/// conn_state values a pattern may give in the given model
+/// (docs/loadgen.md explains each).
+pub fn allowed_states(p: Pattern, strict: bool) -> &'static [&'static str] {
     match p {
         // RSTR when the client's RST is captured before its ACK of the
         // server's FIN: the server's stack answers that late ACK with RST.
+        // Zeek lets that later RST decide; strict keeps who aborted.
+        Pattern::Latency if strict => &["RSTO"],
         Pattern::Latency => &["RSTO", "RSTR"],
         Pattern::Assassinate
         | Pattern::ClientFirst
@@ -252,7 +255,10 @@ pub fn row_problem(c: &ConnTruth, stale: bool, strict: bool, r: &Row) -> Option<
     let (want, states) = if stale {
         ((0, 0), STALE_ACK_STATES)
     } else {
-        ((c.orig_bytes, c.resp_bytes), allowed_states(c.pattern))
+        (
+            (c.orig_bytes, c.resp_bytes),
+            allowed_states(c.pattern, strict),
+        )
     };
     if stray_rst_honoured(c, stale, strict) {
         // The RST's sequence number lies outside the connection's own
