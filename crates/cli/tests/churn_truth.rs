@@ -54,6 +54,8 @@ fn is_root() -> bool {
 struct Truth {
     connections: u64,
     per_port: BTreeMap<u16, u64>,
+    /// Attempts the server's stack refused (ECONNREFUSED: SYN, RST/ACK).
+    refused: u64,
 }
 
 /// Runs churn.py in `mode` on `port` (client source ports from `base`).
@@ -87,11 +89,19 @@ fn churn(dir: &Path, mode: &str, port: u16, base: u16) -> (PathBuf, Truth) {
         Some(0),
         "tcpdump dropped packets in the {mode} run, so its truth does not hold: {text}"
     );
-    assert_eq!(
-        v["failed_attempts"].as_u64(),
-        Some(0),
-        "connections failed in the {mode} run: {text}"
-    );
+    // Failed attempts are not in the per-port counts. A refused one put a
+    // SYN and its RST/ACK on the wire; one whose connect() failed locally
+    // (EADDRNOTAVAIL: the 4-tuple still in use on this host) or whose bind
+    // failed sent nothing. Any other failure has no known trace.
+    let mut refused = 0;
+    for (kind, n) in v["failures"].as_object().expect("`failures` in the truth") {
+        let n = n.as_u64().expect("a count");
+        if kind.ends_with(":ECONNREFUSED") {
+            refused += n;
+        } else if !(kind.ends_with(":EADDRNOTAVAIL") || kind.starts_with("bind:")) {
+            panic!("{mode}: {n} attempts failed with {kind}, whose packets the test cannot tell: {text}");
+        }
+    }
     let connections = v["connections"]
         .as_u64()
         .expect("`connections` in the truth");
@@ -111,6 +121,7 @@ fn churn(dir: &Path, mode: &str, port: u16, base: u16) -> (PathBuf, Truth) {
         Truth {
             connections,
             per_port,
+            refused,
         },
     )
 }
@@ -166,6 +177,8 @@ fn quartet(pcap: &Path, model: &str, threads: &str) -> (String, u64) {
 /// Zeek's rules make that first attempt a row of its own (`RSTOS0`, no
 /// bytes; `docs/tcp-models.md`), so in the zeek model exactly `stale` such
 /// rows are set aside; the strict model writes one row per connection.
+/// Refused attempts (`REJ`, `Sr`) are set aside too, as many as the truth
+/// counted.
 fn problems(
     log: &str,
     port: u16,
@@ -176,7 +189,7 @@ fn problems(
 ) -> Vec<String> {
     let mut bad = Vec::new();
     let mut per_port: BTreeMap<u16, u64> = BTreeMap::new();
-    let mut episodes = 0;
+    let (mut episodes, mut refused) = (0, 0);
     for row in log.lines().filter(|l| !l.starts_with('#')) {
         let f: Vec<&str> = row.split('\t').collect();
         if f.len() < 20 || f[6] != "tcp" || f[5] != port.to_string() {
@@ -188,9 +201,23 @@ fn problems(
             episodes += 1;
             continue;
         }
+        if f[11] == "REJ" && f[15] == "Sr" {
+            refused += 1;
+            continue;
+        }
         *per_port.entry(f[3].parse().unwrap_or(0)).or_default() += 1;
-        let (orig_bytes, resp_bytes, state) = (f[9], f[10], f[11]);
-        if orig_bytes != "4" || resp_bytes != "0" || !states.contains(&state) {
+        let (orig_bytes, resp_bytes, state, history) = (f[9], f[10], f[11], f[15]);
+        // The client's RST can be captured before its ACK of the server's
+        // FIN; that ACK then meets no connection and the server answers
+        // with a RST (`r` after `R`). Zeek lets the later RST decide
+        // (RSTR); strict keeps who aborted.
+        let late_rst = zeek
+            && state == "RSTR"
+            && states.contains(&"RSTO")
+            && history
+                .find('R')
+                .is_some_and(|i| history[i..].contains('r'));
+        if orig_bytes != "4" || resp_bytes != "0" || !(states.contains(&state) || late_rst) {
             bad.push(format!(
                 "bytes {orig_bytes}/{resp_bytes} state {state} (expected 4/0, {states:?}): {row}"
             ));
@@ -199,6 +226,12 @@ fn problems(
     if zeek && episodes != stale {
         bad.push(format!(
             "{episodes} RSTOS0 rows without bytes, but {stale} stale-ACK episodes"
+        ));
+    }
+    if refused != truth.refused {
+        bad.push(format!(
+            "{refused} REJ rows, but {} attempts refused",
+            truth.refused
         ));
     }
     let rows: u64 = per_port.values().sum();
@@ -235,13 +268,18 @@ fn churn_reuse_matches_the_truth() {
     for (i, (mode, port, states)) in modes.into_iter().enumerate() {
         let base = 21_000 + 100 * i as u16;
         let (pcap, truth) = churn(&dir, mode, port, base);
-        assert_eq!(
-            truth.connections,
-            u64::from(CONNS),
-            "{mode}: churn.py's own count"
+        // Nearly every attempt completes; the rare failures are above.
+        assert!(
+            truth.connections >= u64::from(CONNS) * 9 / 10,
+            "{mode}: only {} of {CONNS} connections completed",
+            truth.connections
         );
         for model in ["zeek", "strict"] {
             let (log, stale) = quartet(&pcap, model, "1");
+            println!(
+                "{mode} / {model}: {} connections, {} refused, {stale} stale-ACK episodes",
+                truth.connections, truth.refused
+            );
             for p in problems(&log, port, &truth, states, model == "zeek", stale) {
                 failures.push(format!("{mode} / {model}: {p}"));
             }
