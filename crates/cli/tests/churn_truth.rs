@@ -23,6 +23,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use quartet_testkit::is_root;
+
 const BIN: &str = env!("CARGO_BIN_EXE_quartet");
 
 /// Connections per mode and the source ports they cycle through (each
@@ -38,17 +40,6 @@ fn shared_tool() -> PathBuf {
         p.display()
     );
     p
-}
-
-fn is_root() -> bool {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
 }
 
 struct Truth {

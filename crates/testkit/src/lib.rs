@@ -15,6 +15,8 @@
 //!   bytes.
 //! * [`connlog`] and [`json`]: reading conn.log output (Zeek TSV or JSON
 //!   lines), masking volatile values, and printing a line diff.
+//! * [`is_root`]: whether a test may capture live (the loopback tests fail,
+//!   never skip, without root).
 //!
 //! Test helpers panic on misuse (for example an IPv4 source with an IPv6
 //! destination): a broken test should stop loudly, not produce a subtly
@@ -33,3 +35,17 @@ pub mod pcap;
 pub use conversation::{Conversation, Dir};
 pub use packet::{Icmp, PacketBuilder, Tcp, TcpFlags};
 pub use pcap::{linktype, Packet, PcapWriter};
+
+/// Whether the process runs as root (effective uid 0): live capture on
+/// `lo` needs it. Read from `/proc/self/status` (the second field of its
+/// `Uid:` line), so the testkit stays free of libc bindings.
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}

@@ -17,17 +17,7 @@ pub const LOADGEN: &str = env!("CARGO_BIN_EXE_quartet-loadgen");
 /// The pattern mix of docs/loadgen.md.
 pub const MIX: &str = "latency=6,assassinate=6,client-first=1,simultaneous=1,half-close=1";
 
-pub fn is_root() -> bool {
-    // The effective uid is the second field of /proc/self/status's Uid line.
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
+pub use quartet_testkit::is_root;
 
 /// The profile directory of this test's own loadgen binary
 /// (`<target>/<profile>`) and the profile's name.
