@@ -510,7 +510,7 @@ impl<'a> Merger<'a> {
     fn final_merge(&mut self) {
         while let Some(Reverse(p)) = self.heap.pop() {
             let record = self.release(p.slot);
-            self.write(record);
+            self.write(&record);
         }
         let flush = std::mem::take(&mut self.flush);
         let mut chunks: Vec<std::vec::IntoIter<ConnRecord>> =
@@ -535,7 +535,7 @@ impl<'a> Merger<'a> {
             let record = heads[shard].take().expect("a head per queued shard");
             self.report.flushed_at_end += 1;
             self.streamed[shard] += 1;
-            self.write(record);
+            self.write(&record);
             if let Some(r) = next(shard, &mut chunks) {
                 order.push(Reverse((r.order, shard, self.next_seq(shard))));
                 heads[shard] = Some(r);
@@ -549,7 +549,7 @@ impl<'a> Merger<'a> {
         for r in records {
             self.report.flushed_at_end += 1;
             self.streamed[shard] += 1;
-            self.write(r);
+            self.write(&r);
         }
     }
 
@@ -568,7 +568,7 @@ impl<'a> Merger<'a> {
         // flush); what is left is final and goes into the current files.
         while let Some(Reverse(p)) = self.heap.pop() {
             let record = self.release(p.slot);
-            self.write(record);
+            self.write(&record);
         }
         let mut weirds = std::mem::take(&mut self.final_weirds);
         weirds.sort_by_key(|w| w.0);
@@ -723,7 +723,7 @@ impl<'a> Merger<'a> {
                 .is_some_and(|Reverse(p)| p.order.phase == 0 && p.order.at < end)
             {
                 let Reverse(p) = self.heap.pop().expect("peeked");
-                due.push(self.release(p.slot));
+                due.push(p.slot);
             }
         }
         self.write_in_time_order(due, weirds);
@@ -733,35 +733,38 @@ impl<'a> Merger<'a> {
         }
     }
 
-    /// Writes conn.log records (in their order) and weird.log rows (in
-    /// capture order) merged by time, each after the rotation its time
-    /// calls for, so that a boundary splits both logs at the same moment.
-    fn write_in_time_order(
-        &mut self,
-        records: Vec<ConnRecord>,
-        weirds: Vec<(WeirdKey, WeirdRecord)>,
-    ) {
+    /// Writes the held records at `slots` (in their order) and weird.log
+    /// rows (in capture order) merged by time, each after the rotation its
+    /// time calls for, so that a boundary splits both logs at the same
+    /// moment. Records are written where they wait and dropped there (a
+    /// record is a few hundred bytes: no copy out).
+    fn write_in_time_order(&mut self, slots: Vec<usize>, weirds: Vec<(WeirdKey, WeirdRecord)>) {
         let mut weirds = weirds.into_iter().map(|(_, w)| w).peekable();
-        for r in records {
+        let mut waiting = std::mem::take(&mut self.waiting);
+        for slot in slots {
+            let r = waiting[slot].as_ref().expect("a held record");
             while let Some(w) = weirds.next_if(|w| w.ts <= r.order.at) {
                 self.rotate_to(w.ts);
                 self.write_weird(w);
             }
             self.rotate_to(r.order.at);
             self.write(r);
+            waiting[slot] = None;
+            self.free.push(slot);
         }
+        self.waiting = waiting;
         for w in weirds {
             self.rotate_to(w.ts);
             self.write_weird(w);
         }
     }
 
-    fn write(&mut self, r: ConnRecord) {
+    fn write(&mut self, r: &ConnRecord) {
         self.report.records += 1;
         *self.report.states.entry(r.conn_state.name()).or_insert(0) += 1;
         if self.report.write_error.is_none() {
             self.log.row(r.order.at);
-            if let Err(e) = self.log.writer.write(&r) {
+            if let Err(e) = self.log.writer.write(r) {
                 self.fail(self.log.name.clone(), e);
             }
         }
