@@ -23,7 +23,7 @@ use quartet_record::{ConnRecord, RemovalOrder, Sink, WeirdRecord, WeirdWriter};
 use quartet_track::{Disposition, TrackStats};
 use quartet_wire::Timestamp;
 use std::borrow::Cow;
-use std::cmp::{Ordering, Reverse};
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::io::{self, Write};
 use std::sync::atomic::{self, AtomicBool};
@@ -362,43 +362,6 @@ pub struct MergeReport {
     pub write_error: Option<(String, io::Error)>,
 }
 
-/// A record waiting for its turn. Records of one connection key come from
-/// one shard, so `(order, shard, seq)` never leaves a tie to chance. The
-/// record itself waits in `Merger::waiting` at `slot`, so the heap moves
-/// small entries.
-struct Pending {
-    order: RemovalOrder,
-    shard: usize,
-    seq: u64,
-    slot: usize,
-}
-
-impl Pending {
-    fn key(&self) -> (&RemovalOrder, usize, u64) {
-        (&self.order, self.shard, self.seq)
-    }
-}
-
-impl PartialEq for Pending {
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
-}
-
-impl Eq for Pending {}
-
-impl PartialOrd for Pending {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Pending {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.key().cmp(&other.key())
-    }
-}
-
 pub struct Merger<'a> {
     log: LogFile<'a, Box<dyn Sink>>,
     weird: Option<LogFile<'a, WeirdWriter<Box<dyn Write>>>>,
@@ -419,10 +382,11 @@ pub struct Merger<'a> {
     /// flushes stream on (none when the reader runs the tracker itself).
     flushing: usize,
     flush: Vec<crossbeam_channel::Receiver<Vec<ConnRecord>>>,
-    heap: BinaryHeap<Reverse<Pending>>,
-    /// The records of `heap`, by slot, and the free slots.
-    waiting: Vec<Option<ConnRecord>>,
-    free: Vec<usize>,
+    /// Per shard, the records it sent that are not written yet, in their
+    /// order: `RemovalOrder`, then arrival (records of one connection key
+    /// come from one shard, so `(order, shard, arrival)` leaves no tie to
+    /// chance). Records are written by a merge of the shards' fronts.
+    held: Vec<VecDeque<ConnRecord>>,
     final_weirds: Vec<(WeirdKey, WeirdRecord)>,
     report: MergeReport,
 }
@@ -448,9 +412,7 @@ impl<'a> Merger<'a> {
             flushed: vec![0; shards],
             flushing: 0,
             flush: Vec::new(),
-            heap: BinaryHeap::new(),
-            waiting: Vec::new(),
-            free: Vec::new(),
+            held: (0..shards).map(|_| VecDeque::new()).collect(),
             final_weirds: Vec::new(),
             report: MergeReport {
                 clean: true,
@@ -508,10 +470,7 @@ impl<'a> Merger<'a> {
     /// holding one chunk per shard. Without flush channels (one tracker run
     /// by the reader) the flush comes through `write_flushed`.
     fn final_merge(&mut self) {
-        while let Some(Reverse(p)) = self.heap.pop() {
-            let record = self.release(p.slot);
-            self.write(&record);
-        }
+        self.write_held(None);
         let flush = std::mem::take(&mut self.flush);
         let mut chunks: Vec<std::vec::IntoIter<ConnRecord>> =
             flush.iter().map(|_| Vec::new().into_iter()).collect();
@@ -566,10 +525,7 @@ impl<'a> Merger<'a> {
         self.report.clean &= self.flushed == self.streamed;
         // Every batch was settled (shards finish them all before their
         // flush); what is left is final and goes into the current files.
-        while let Some(Reverse(p)) = self.heap.pop() {
-            let record = self.release(p.slot);
-            self.write(&record);
-        }
+        self.write_held(None);
         let mut weirds = std::mem::take(&mut self.final_weirds);
         weirds.sort_by_key(|w| w.0);
         for (_, w) in weirds {
@@ -628,33 +584,54 @@ impl<'a> Merger<'a> {
         }
     }
 
-    fn hold(&mut self, shard: usize, records: Vec<ConnRecord>) {
-        for record in records {
-            let seq = self.next_seq(shard);
-            let order = record.order;
-            let slot = match self.free.pop() {
-                Some(i) => {
-                    self.waiting[i] = Some(record);
-                    i
-                }
-                None => {
-                    self.waiting.push(Some(record));
-                    self.waiting.len() - 1
-                }
-            };
-            self.heap.push(Reverse(Pending {
-                order,
-                shard,
-                seq,
-                slot,
-            }));
+    /// Keeps a shard's records until they are final. A shard sends them
+    /// nearly in order (removals follow its clock; only records removed at
+    /// the same time may come in another order), so the stable sort is
+    /// about linear, and a batch usually goes on the end of what waits.
+    fn hold(&mut self, shard: usize, mut records: Vec<ConnRecord>) {
+        if records.is_empty() {
+            return;
+        }
+        records.sort_by_key(|a| a.order);
+        let q = &mut self.held[shard];
+        if q.is_empty() {
+            // Takes the batch's buffer as it is: no record is moved.
+            *q = VecDeque::from(records);
+            return;
+        }
+        let in_order = q.back().is_some_and(|b| b.order <= records[0].order);
+        q.extend(records);
+        if !in_order {
+            // Stable: of equal orders, the earlier arrival stays first.
+            q.make_contiguous().sort_by_key(|a| a.order);
         }
     }
 
-    /// Takes a held record out of its slot.
-    fn release(&mut self, slot: usize) -> ConnRecord {
-        self.free.push(slot);
-        self.waiting[slot].take().expect("a held record")
+    /// The shard whose next held record comes first, among those whose
+    /// next record is final before `end` (removed while reading, before
+    /// that time); with no `end`, among all. Ties go to the lower shard.
+    fn next_held(&self, end: Option<Timestamp>) -> Option<usize> {
+        let mut best: Option<(usize, &RemovalOrder)> = None;
+        for (shard, q) in self.held.iter().enumerate() {
+            let Some(r) = q.front() else {
+                continue;
+            };
+            if end.is_some_and(|end| r.order.phase != 0 || r.order.at >= end) {
+                continue;
+            }
+            if best.is_none_or(|(_, o)| r.order < *o) {
+                best = Some((shard, &r.order));
+            }
+        }
+        best.map(|(shard, _)| shard)
+    }
+
+    /// Writes every held record (the end of input).
+    fn write_held(&mut self, end: Option<Timestamp>) {
+        while let Some(shard) = self.next_held(end) {
+            let r = self.held[shard].pop_front().expect("a front");
+            self.write(&r);
+        }
     }
 
     fn shard_done(&mut self, d: ShardDone) {
@@ -715,44 +692,34 @@ impl<'a> Merger<'a> {
             }
             weirds.sort_by_key(|w| w.0);
         }
-        let mut due = Vec::new();
-        if let Some(end) = batch.end {
-            while self
-                .heap
-                .peek()
-                .is_some_and(|Reverse(p)| p.order.phase == 0 && p.order.at < end)
-            {
-                let Reverse(p) = self.heap.pop().expect("peeked");
-                due.push(p.slot);
-            }
-        }
-        self.write_in_time_order(due, weirds);
+        self.write_in_time_order(batch.end, weirds);
         if let Some(end) = batch.end {
             // Later records are removed at `end` or after.
             self.rotate_to(end);
         }
     }
 
-    /// Writes the held records at `slots` (in their order) and weird.log
-    /// rows (in capture order) merged by time, each after the rotation its
-    /// time calls for, so that a boundary splits both logs at the same
-    /// moment. Records are written where they wait and dropped there (a
-    /// record is a few hundred bytes: no copy out).
-    fn write_in_time_order(&mut self, slots: Vec<usize>, weirds: Vec<(WeirdKey, WeirdRecord)>) {
+    /// Writes the held records final before `end` (none without an end:
+    /// the batch moved no time), in their order, and weird.log rows (in
+    /// capture order) merged by time, each after the rotation its time
+    /// calls for, so that a boundary splits both logs at the same moment.
+    fn write_in_time_order(
+        &mut self,
+        end: Option<Timestamp>,
+        weirds: Vec<(WeirdKey, WeirdRecord)>,
+    ) {
         let mut weirds = weirds.into_iter().map(|(_, w)| w).peekable();
-        let mut waiting = std::mem::take(&mut self.waiting);
-        for slot in slots {
-            let r = waiting[slot].as_ref().expect("a held record");
-            while let Some(w) = weirds.next_if(|w| w.ts <= r.order.at) {
-                self.rotate_to(w.ts);
-                self.write_weird(w);
+        if let Some(end) = end {
+            while let Some(shard) = self.next_held(Some(end)) {
+                let r = self.held[shard].pop_front().expect("a front");
+                while let Some(w) = weirds.next_if(|w| w.ts <= r.order.at) {
+                    self.rotate_to(w.ts);
+                    self.write_weird(w);
+                }
+                self.rotate_to(r.order.at);
+                self.write(&r);
             }
-            self.rotate_to(r.order.at);
-            self.write(r);
-            waiting[slot] = None;
-            self.free.push(slot);
         }
-        self.waiting = waiting;
         for w in weirds {
             self.rotate_to(w.ts);
             self.write_weird(w);
