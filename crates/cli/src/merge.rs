@@ -470,7 +470,7 @@ impl<'a> Merger<'a> {
     /// holding one chunk per shard. Without flush channels (one tracker run
     /// by the reader) the flush comes through `write_flushed`.
     fn final_merge(&mut self) {
-        self.write_held(None);
+        self.write_held();
         let flush = std::mem::take(&mut self.flush);
         let mut chunks: Vec<std::vec::IntoIter<ConnRecord>> =
             flush.iter().map(|_| Vec::new().into_iter()).collect();
@@ -525,7 +525,7 @@ impl<'a> Merger<'a> {
         self.report.clean &= self.flushed == self.streamed;
         // Every batch was settled (shards finish them all before their
         // flush); what is left is final and goes into the current files.
-        self.write_held(None);
+        self.write_held();
         let mut weirds = std::mem::take(&mut self.final_weirds);
         weirds.sort_by_key(|w| w.0);
         for (_, w) in weirds {
@@ -627,8 +627,8 @@ impl<'a> Merger<'a> {
     }
 
     /// Writes every held record (the end of input).
-    fn write_held(&mut self, end: Option<Timestamp>) {
-        while let Some(shard) = self.next_held(end) {
+    fn write_held(&mut self) {
+        while let Some(shard) = self.next_held(None) {
             let r = self.held[shard].pop_front().expect("a front");
             self.write(&r);
         }

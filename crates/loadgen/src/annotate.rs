@@ -167,15 +167,20 @@ mod tests {
         }
     }
 
+    /// The client and server ends of the tuple (those of `conn`).
+    fn ends() -> (std::net::SocketAddr, std::net::SocketAddr) {
+        (
+            "127.0.0.1:40000".parse().unwrap(),
+            "127.0.0.1:8080".parse().unwrap(),
+        )
+    }
+
     /// A `latency` connection whose client resets it and then sends its
     /// late ACK of the server's FIN, and the next connection on the tuple,
     /// which goes on to close, with `extra` (a RST from the server) in
     /// between; returns the two connections annotated.
     fn annotate(extra: Packet) -> Vec<ConnTruth> {
-        let (c, s) = (
-            "127.0.0.1:40000".parse().unwrap(),
-            "127.0.0.1:8080".parse().unwrap(),
-        );
+        let (c, s) = ends();
         let mut old = Conversation::new(c, s).isn(1000, 5000);
         old.syn(at(0))
             .synack(at(1))
@@ -226,10 +231,7 @@ mod tests {
     /// The server's RST answering the old late ACK, at that ACK's number
     /// (the old sequence space), at `us`.
     fn late_rst(us: u64, flags: TcpFlags, ack: u32) -> Packet {
-        let (c, s) = (
-            "127.0.0.1:40000".parse().unwrap(),
-            "127.0.0.1:8080".parse().unwrap(),
-        );
+        let (c, s) = ends();
         Packet {
             ts: at(us),
             frame: PacketBuilder::tcp(s, c, Tcp::new(flags).seq(5002).ack(ack)).build(),

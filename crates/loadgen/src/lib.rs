@@ -74,7 +74,8 @@
 //!                                     // connection answering them (each followed by the
 //!                                     // client's RST and the SYN sent again, same ISN)
 //!      "stray_rsts": 0                // RSTs of an older connection   } read back
-//!                                     // captured after the handshake (challenged, RFC 5961)
+//!                                     // captured during this one (dropped in SYN-SENT,
+//!                                     // RFC 793; challenged after it, RFC 5961)
 //!     }
 //!   ]
 //! }
@@ -352,9 +353,11 @@ pub struct ConnTruth {
     /// followed by the client's RST and a retransmitted SYN).
     #[serde(default)]
     pub stale_acks: u32,
-    /// RSTs of an older connection on the tuple (outside this one's
-    /// sequence space) captured after this one's handshake: the stack
-    /// challenges them (RFC 5961) and the connection goes on.
+    /// RSTs of an older connection on the tuple captured during this one:
+    /// before its SYN-ACK one that does not acknowledge its SYN (the client
+    /// drops it, RFC 793 3.9), after it one outside this connection's
+    /// sequence space (the stack challenges it, RFC 5961); either way the
+    /// connection goes on.
     #[serde(default)]
     pub stray_rsts: u32,
 }

@@ -796,8 +796,8 @@ impl TcpConn {
         self.update_history(&mut e, flags, rel_seq, len, ctx);
         let p = 1 - e;
 
-        // Strict model: a RST outside the window stays in the history but
-        // changes no state.
+        // Strict model: a RST the receiver would not honour
+        // (`rst_acceptable`) stays in the history but changes no state.
         let mut t_sm = *t;
         if ctx.strict && has(F::RST) && !self.rst_acceptable(e, t) {
             ctx.weirds.add("RST_outside_window");
