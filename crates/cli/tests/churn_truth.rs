@@ -23,7 +23,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use quartet_testkit::is_root;
+use quartet_testkit::{connlog, is_root};
 
 const BIN: &str = env!("CARGO_BIN_EXE_quartet");
 
@@ -178,26 +178,35 @@ fn problems(
     zeek: bool,
     stale: u64,
 ) -> Vec<String> {
+    let log = connlog::parse_tsv(log).expect("quartet wrote a conn.log that parses");
+    let col = |name: &str| {
+        log.column(name)
+            .unwrap_or_else(|| panic!("no {name} column in conn.log"))
+    };
+    let (orig_p, resp_p, proto) = (col("id.orig_p"), col("id.resp_p"), col("proto"));
+    let (orig_b, resp_b) = (col("orig_bytes"), col("resp_bytes"));
+    let (state_c, history_c) = (col("conn_state"), col("history"));
     let mut bad = Vec::new();
     let mut per_port: BTreeMap<u16, u64> = BTreeMap::new();
     let (mut episodes, mut refused) = (0, 0);
-    for row in log.lines().filter(|l| !l.starts_with('#')) {
-        let f: Vec<&str> = row.split('\t').collect();
-        if f.len() < 20 || f[6] != "tcp" || f[5] != port.to_string() {
+    for f in &log.rows {
+        let row = f.join("\t");
+        if f[proto] != "tcp" || f[resp_p] != port.to_string() {
             bad.push(format!("row not of the server port: {row}"));
             continue;
         }
+        let (orig_bytes, resp_bytes) = (f[orig_b].as_str(), f[resp_b].as_str());
+        let (state, history) = (f[state_c].as_str(), f[history_c].as_str());
         let no_bytes = |x: &str| x == "0" || x == "-";
-        if zeek && f[11] == "RSTOS0" && no_bytes(f[9]) && no_bytes(f[10]) {
+        if zeek && state == "RSTOS0" && no_bytes(orig_bytes) && no_bytes(resp_bytes) {
             episodes += 1;
             continue;
         }
-        if f[11] == "REJ" && f[15] == "Sr" {
+        if state == "REJ" && history == "Sr" {
             refused += 1;
             continue;
         }
-        *per_port.entry(f[3].parse().unwrap_or(0)).or_default() += 1;
-        let (orig_bytes, resp_bytes, state, history) = (f[9], f[10], f[11], f[15]);
+        *per_port.entry(f[orig_p].parse().unwrap_or(0)).or_default() += 1;
         // The client's RST can be captured before its ACK of the server's
         // FIN; that ACK then meets no connection and the server answers
         // with a RST (`r` after `R`). Zeek lets the later RST decide
