@@ -1162,7 +1162,7 @@ mod tests {
     /// would get.
     #[test]
     fn peeked_frames_decode_to_their_key_on_every_trace() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/zeek-traces");
+        let dir = quartet_testkit::shared_path("zeek-traces");
         let mut traces = Vec::new();
         collect(&dir, &mut traces);
         assert!(traces.len() > 100, "the trace collection is at {dir:?}");

@@ -18,15 +18,7 @@ use quartet_testkit::{connlog, linktype, Conversation, Packet, PacketBuilder, Pc
 const BIN: &str = env!("CARGO_BIN_EXE_quartet");
 
 fn shared_trace(name: &str) -> PathBuf {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
-    let path = shared.join("zeek-traces").join(name);
-    assert!(
-        path.is_file(),
-        "missing test input {}: bad_input needs the shared traces \
-         (shared/ beside the repository root)",
-        path.display()
-    );
-    path
+    quartet_testkit::shared_path(&format!("zeek-traces/{name}"))
 }
 
 /// A fresh, empty directory for one test.

@@ -23,7 +23,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use quartet_testkit::{connlog, is_root};
+use quartet_testkit::{connlog, is_root, shared_path};
 
 const BIN: &str = env!("CARGO_BIN_EXE_quartet");
 
@@ -31,16 +31,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_quartet");
 /// 4-tuple is reused `CONNS / PORTS` times).
 const CONNS: u32 = 3000;
 const PORTS: u32 = 12;
-
-fn shared_tool() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/tools/churn.py");
-    assert!(
-        p.is_file(),
-        "the churn generator is expected at {} (shared/ beside the repository root)",
-        p.display()
-    );
-    p
-}
 
 struct Truth {
     connections: u64,
@@ -53,7 +43,7 @@ struct Truth {
 fn churn(dir: &Path, mode: &str, port: u16, base: u16) -> (PathBuf, Truth) {
     let pcap = dir.join(format!("{mode}.pcap"));
     let out = Command::new("python3")
-        .arg(shared_tool())
+        .arg(shared_path("tools/churn.py"))
         .arg(&pcap)
         .args(["--conns", &CONNS.to_string()])
         .args(["--ports", &PORTS.to_string()])

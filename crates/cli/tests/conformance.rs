@@ -5,18 +5,15 @@
 //! `shared/` sits beside the repository (`<root>/../shared`). Raise
 //! `MIN_PASS` whenever quartet passes more cases, so it cannot slip back.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use quartet_testkit::shared_path;
 
 /// Cases that must pass the core columns (the scorer's `core: N/M`).
 const MIN_PASS: usize = 108;
 
 /// Seconds the scorer allows quartet per case.
 const CASE_TIMEOUT: u32 = 60;
-
-fn shared_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
-}
 
 /// `'...'` quoting for the POSIX shell the scorer runs the command with.
 fn sh_quote(s: &str) -> String {
@@ -44,16 +41,9 @@ fn summary_line_parses() {
 
 #[test]
 fn zeek_corpus_conformance() {
-    let shared = shared_dir();
-    let corpus = shared.join("zeek-corpus");
-    let scorer = shared.join("tools/conncmp.py");
-    assert!(
-        corpus.join("cases").is_dir() && scorer.is_file(),
-        "the Zeek conformance corpus is expected at {} and the scorer at {} \
-         (shared/ beside the repository root)",
-        corpus.display(),
-        scorer.display()
-    );
+    let corpus = shared_path("zeek-corpus");
+    let scorer = shared_path("tools/conncmp.py");
+    shared_path("zeek-corpus/cases");
     let bin = env!("CARGO_BIN_EXE_quartet");
     let template = format!("{} -r {{trace}} {{flags}} -o {{out}}", sh_quote(bin));
     let out = Command::new("python3")

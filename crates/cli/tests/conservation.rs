@@ -6,15 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn traces_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/zeek-traces");
-    assert!(
-        dir.is_dir(),
-        "the Zeek trace collection is expected at {} (a checkout of shared/ beside the repository)",
-        dir.display()
-    );
-    dir
-}
+use quartet_testkit::shared_path;
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).expect("readable trace directory") {
@@ -36,7 +28,7 @@ fn stat(stderr: &str, prefix: &str) -> Option<String> {
 #[test]
 fn every_trace_conserves_packets_and_writes_each_connection_once() {
     let mut traces = Vec::new();
-    collect(&traces_dir(), &mut traces);
+    collect(&shared_path("zeek-traces"), &mut traces);
     traces.sort();
     assert!(
         traces.len() > 100,

@@ -35,12 +35,7 @@ fn traces() -> Vec<PathBuf> {
     }
     out.sort();
     assert!(!out.is_empty(), "no golden traces in {}", golden.display());
-    let shared = repo_path("../../../shared/zeek-traces");
-    assert!(
-        shared.is_dir(),
-        "the Zeek trace collection is expected at {} (a checkout of shared/ beside the repository)",
-        shared.display()
-    );
+    let shared = quartet_testkit::shared_path("zeek-traces");
     for t in REAL_TRACES {
         let p = shared.join(t);
         assert!(p.is_file(), "missing trace {}", p.display());

@@ -17,11 +17,7 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_quartet");
 
 fn trace(rel: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/zeek-traces")
-        .join(rel);
-    assert!(p.is_file(), "missing trace {}", p.display());
-    p
+    quartet_testkit::shared_path(&format!("zeek-traces/{rel}"))
 }
 
 fn tmpdir(name: &str) -> PathBuf {

@@ -15,6 +15,8 @@
 //!   bytes.
 //! * [`connlog`] and [`json`]: reading conn.log output (Zeek TSV or JSON
 //!   lines), masking volatile values, and printing a line diff.
+//! * [`shared_path`]: the shared traces, corpus and tools beside the
+//!   repository, or a loud failure when they are missing.
 //! * [`is_root`]: whether a test may capture live (the loopback tests fail,
 //!   never skip, without root).
 //!
@@ -36,6 +38,22 @@ pub use conversation::{Conversation, Dir};
 pub use packet::{Icmp, PacketBuilder, Tcp, TcpFlags};
 pub use pcap::{linktype, Packet, PcapWriter};
 
+/// `rel` inside `shared/`, the directory beside the repository root that
+/// holds Zeek's traces and conformance corpus and the shared tools. Panics,
+/// naming the path, when it is not there: tests that need it fail in CI
+/// rather than skip.
+pub fn shared_path(rel: &str) -> std::path::PathBuf {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared")
+        .join(rel);
+    assert!(
+        p.exists(),
+        "{} is missing: the tests expect a checkout of shared/ beside the repository root",
+        p.display()
+    );
+    p
+}
+
 /// Whether the process runs as root (effective uid 0): live capture on
 /// `lo` needs it. Read from `/proc/self/status` (the second field of its
 /// `Uid:` line), so the testkit stays free of libc bindings.
@@ -48,4 +66,13 @@ pub fn is_root() -> bool {
                 .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
         })
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    #[should_panic(expected = "is missing")]
+    fn a_missing_shared_path_fails_loudly() {
+        super::shared_path("no-such-entry-in-shared");
+    }
 }
