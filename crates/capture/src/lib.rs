@@ -36,11 +36,13 @@ mod pcap;
 mod pcapng;
 #[cfg(test)]
 mod testgen;
+mod windows;
 
 pub use bpf::BpfFilter;
 pub use input::Chunk;
 pub use live::{wall_clock, LiveConfig, LiveEvent, LiveSource, LiveStats};
 pub use mapped::prefetch_frame;
+pub use windows::{WindowWalk, Windows};
 
 use input::Input;
 
@@ -85,6 +87,13 @@ pub trait Source {
     /// otherwise does only well behind its own position. The default
     /// ignores it.
     fn release_floor(&mut self, _at: u64) {}
+
+    /// The file's records in windows of `size` bytes that several threads
+    /// can walk at once: offered by a mapped classic pcap file that has not
+    /// been read from yet, `None` by any other source.
+    fn windows(&self, _size: usize) -> Option<Windows> {
+        None
+    }
 }
 
 /// A capture could not be read. Carries the file name and byte offset (in
@@ -166,6 +175,16 @@ pub fn open(path: &str) -> Result<Box<dyn Source + Send>, CaptureError> {
         Box::new(file)
     };
     open_reader(path, reader)
+}
+
+/// Opens a capture file as [`open`] does, but maps it whatever its size
+/// (`open` reads files under 1 MiB), so that it offers [`Source::windows`].
+pub fn open_mapped(path: &str) -> Result<Box<dyn Source + Send>, CaptureError> {
+    let file = File::open(path).map_err(|e| CaptureError::new(path, 0, CaptureErrorKind::Io(e)))?;
+    match mapped::map_any(&file) {
+        Some(map) => open_input(path, Input::mapped(map)),
+        None => open(path),
+    }
 }
 
 /// Reads a capture from any byte stream; `name` is used in errors. The stream

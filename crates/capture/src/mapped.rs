@@ -28,7 +28,17 @@ pub(crate) const MIN_MAP: u64 = 1 << 20;
 /// fails.
 pub(crate) fn map(file: &File) -> Option<Mmap> {
     let meta = file.metadata().ok()?;
-    if !meta.is_file() || meta.len() < MIN_MAP || usize::try_from(meta.len()).is_err() {
+    if meta.len() < MIN_MAP {
+        return None;
+    }
+    map_any(file)
+}
+
+/// Maps `file` for reading when it is a non-empty regular file, whatever
+/// its size; `None` otherwise or when the mapping fails.
+pub(crate) fn map_any(file: &File) -> Option<Mmap> {
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() == 0 || usize::try_from(meta.len()).is_err() {
         return None;
     }
     // SAFETY: `Mmap::map` is unsafe because the bytes behind the returned

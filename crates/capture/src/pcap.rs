@@ -53,16 +53,87 @@ enum LengthOrder {
     Maybe,
 }
 
+/// How a file's records are laid out, from its header: what turns a record
+/// header into a frame's time and lengths. Shared by the sequential reader
+/// and the window walks (`windows`), so both read records alike.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RecordFormat {
+    big: bool,
+    nano: bool,
+    pub(crate) header_len: usize,
+    lengths: LengthOrder,
+    pub(crate) linktype: u32,
+    /// Captured bytes beyond this are dropped, as libpcap does.
+    snapshot: u32,
+}
+
+/// One record header, read.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RecordHeader {
+    pub(crate) ts: Timestamp,
+    /// Bytes of frame data that follow the header in the file.
+    pub(crate) caplen: u32,
+    pub(crate) wire_len: u32,
+    /// Bytes of them the frame keeps (at most the snap length).
+    pub(crate) keep: usize,
+}
+
+impl RecordFormat {
+    /// Reads the 16 bytes every record header starts with; a corruption
+    /// message when the captured length is impossible.
+    #[inline]
+    pub(crate) fn header(&self, h: &[u8; 16]) -> Result<RecordHeader, String> {
+        let big = self.big;
+        let rd = |at: usize| {
+            let v = u32::from_le_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
+            if big {
+                v.swap_bytes()
+            } else {
+                v
+            }
+        };
+        let (mut caplen, mut wire_len) = (rd(8), rd(12));
+        let swap = match self.lengths {
+            LengthOrder::Normal => false,
+            LengthOrder::Swapped => true,
+            LengthOrder::Maybe => caplen > wire_len,
+        };
+        if swap {
+            (caplen, wire_len) = (wire_len, caplen);
+        }
+        if caplen > MAX_CAPLEN {
+            return Err(format!("capture length {caplen} exceeds {MAX_CAPLEN}"));
+        }
+        let sec = i64::from(rd(0) as i32);
+        let frac = i64::from(rd(4));
+        let micros = if self.nano { frac / 1000 } else { frac };
+        Ok(RecordHeader {
+            ts: Timestamp::from_micros(sec * 1_000_000 + micros),
+            caplen,
+            wire_len,
+            keep: caplen.min(self.snapshot) as usize,
+        })
+    }
+
+    /// A cheap check that `h` could start a record of a capture: used to
+    /// guess where records start in the middle of a file (`windows`),
+    /// never to accept or refuse a record.
+    pub(crate) fn plausible(&self, h: &[u8; 16]) -> Option<RecordHeader> {
+        let r = self.header(h).ok()?;
+        let frac = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+        let frac = if self.big { frac.swap_bytes() } else { frac };
+        let frac_ok = frac < if self.nano { 1_000_000_000 } else { 1_000_000 };
+        // Files in which a frame has more captured than wire bytes exist,
+        // but a guess need not find their records.
+        let sane_len = r.wire_len > 0 && r.caplen <= r.wire_len && r.wire_len <= MAX_CAPLEN;
+        (frac_ok && sane_len).then_some(r)
+    }
+}
+
 pub(crate) struct PcapReader {
     input: Input,
     path: String,
-    big: bool,
-    nano: bool,
-    record_header_len: usize,
-    lengths: LengthOrder,
-    linktype: u32,
-    /// Captured bytes beyond this are dropped, as libpcap does.
-    snapshot: u32,
+    format: RecordFormat,
 }
 
 impl PcapReader {
@@ -108,12 +179,14 @@ impl PcapReader {
         Ok(PcapReader {
             input,
             path,
-            big,
-            nano,
-            record_header_len,
-            lengths,
-            linktype,
-            snapshot,
+            format: RecordFormat {
+                big,
+                nano,
+                header_len: record_header_len,
+                lengths,
+                linktype,
+                snapshot,
+            },
         })
     }
 
@@ -132,38 +205,20 @@ impl Source for PcapReader {
     }
 
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
-        let hlen = self.record_header_len;
+        let hlen = self.format.header_len;
         if !self.input.has(hlen) {
             return self.refill_header();
         }
         // The 16 bytes every record header starts with.
-        let h: [u8; 16] = self.input.available()[..16]
+        let h: &[u8; 16] = self.input.available()[..16]
             .try_into()
             .expect("a record header is available");
-        let big = self.big;
-        let rd = |at: usize| {
-            let v = u32::from_le_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
-            if big {
-                v.swap_bytes()
-            } else {
-                v
-            }
-        };
-        let (mut caplen, mut wire_len) = (rd(8), rd(12));
-        let swap = match self.lengths {
-            LengthOrder::Normal => false,
-            LengthOrder::Swapped => true,
-            LengthOrder::Maybe => caplen > wire_len,
-        };
-        if swap {
-            (caplen, wire_len) = (wire_len, caplen);
-        }
         let at = self.input.offset();
-        if caplen > MAX_CAPLEN {
-            let msg = format!("capture length {caplen} exceeds {MAX_CAPLEN}");
-            return Err(self.fault(at, CaptureErrorKind::Corrupt(msg)));
-        }
-        let total = hlen + caplen as usize;
+        let r = match self.format.header(h) {
+            Ok(r) => r,
+            Err(msg) => return Err(self.fault(at, CaptureErrorKind::Corrupt(msg))),
+        };
+        let total = hlen + r.caplen as usize;
         if !self.input.has(total) {
             match self.input.fill(total) {
                 Ok(true) => {}
@@ -171,20 +226,32 @@ impl Source for PcapReader {
                 Err(e) => return Err(self.fault(at, CaptureErrorKind::Io(e))),
             }
         }
-        let sec = i64::from(rd(0) as i32);
-        let frac = i64::from(rd(4));
-        let micros = if self.nano { frac / 1000 } else { frac };
-        let keep = caplen.min(self.snapshot) as usize;
-        let linktype = self.linktype;
+        let linktype = self.format.linktype;
         let at = self.input.take(total) + hlen;
         let buffer = self.input.buffer();
         Ok(Some(Frame {
-            ts: Timestamp::from_micros(sec * 1_000_000 + micros),
+            ts: r.ts,
             linktype,
-            wire_len,
-            data: &buffer[at..at + keep],
+            wire_len: r.wire_len,
+            data: &buffer[at..at + r.keep],
             shared: Some(Shared { buffer, at }),
         }))
+    }
+
+    fn windows(&self, size: usize) -> Option<crate::Windows> {
+        // Only a mapped file not read from yet: its records from the first.
+        match &**self.input.buffer() {
+            crate::Chunk::Mapped(_) if self.input.offset() == FILE_HEADER_LEN as u64 => {
+                Some(crate::Windows::new(
+                    self.input.buffer().clone(),
+                    self.format,
+                    self.path.clone(),
+                    FILE_HEADER_LEN,
+                    size,
+                ))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -194,7 +261,7 @@ impl PcapReader {
     #[cold]
     fn refill_header(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
         let at = self.input.offset();
-        match self.input.fill(self.record_header_len) {
+        match self.input.fill(self.format.header_len) {
             Ok(true) => self.next_frame(),
             Ok(false) if self.input.available().is_empty() => Ok(None),
             Ok(false) => Err(self.fault(at, CaptureErrorKind::Truncated)),
