@@ -27,7 +27,7 @@ mod tunnel;
 pub mod weird;
 
 pub use meta::*;
-pub use peek::{peek, FlowPeek};
+pub use peek::{decode_peeked, peek, peek_verified, FlowPeek};
 pub use tunnel::UdpTunnel;
 pub use weird::Weird;
 
@@ -55,7 +55,7 @@ pub fn decode(
     out: &mut Vec<Decoded>,
 ) {
     // The common frame in one pass; everything else layer by layer.
-    if !peek::decode_common(cfg, ts, linktype, wire_len, data, out) {
+    if !peek::decode_common(cfg, ts, linktype, wire_len, data, None, out) {
         decode_layered(cfg, ts, linktype, wire_len, data, out);
     }
 }
@@ -428,6 +428,7 @@ mod tests {
                 lt,
                 wire,
                 f,
+                None,
                 &mut none
             ));
             return;
@@ -450,6 +451,26 @@ mod tests {
         );
         assert!(m.encap.is_empty());
         assert_eq!(m.ts, Timestamp(1_000_000));
+        // The same frame decoded elsewhere with the verdict peek_verified
+        // found gives the same packet; a wrong verdict shows wherever the
+        // decoder uses one, so the verdict is taken, not recomputed.
+        let (k2, sum) = peek_verified(cfg, lt, wire, f).expect("peek took it");
+        assert_eq!(k2, k);
+        assert_eq!(sum.is_none(), cfg.ignore_checksums);
+        let mut again = Vec::new();
+        decode_peeked(cfg, m.ts, lt, wire, f, sum, &mut again);
+        assert_eq!(again, v, "decode_peeked with the verdict");
+        let checked = match &m.transport {
+            Transport::Tcp(t) => t.checksum,
+            Transport::Udp(u) => u.checksum,
+            _ => Checksum::Unchecked,
+        };
+        if let (Some(good), false) = (sum, checked == Checksum::Unchecked) {
+            assert_eq!(checked == Checksum::Good, good);
+            let mut wrong = Vec::new();
+            decode_peeked(cfg, m.ts, lt, wire, f, Some(!good), &mut wrong);
+            assert_ne!(wrong, v, "a wrong verdict must show");
+        }
     }
 
     /// Common frames of every kind the one-pass path takes, mutated in

@@ -51,6 +51,50 @@ pub fn peek(cfg: &DecodeConfig, link: u32, wire_len: u32, data: &[u8]) -> Option
     })
 }
 
+/// [`peek`], with the verdict of the frame's transport checksum computed
+/// now, while the frame is in this thread's cache: `Some(good)`, or `None`
+/// when checksums are ignored. A thread that hands the frame on to be
+/// decoded elsewhere passes the verdict with it ([`decode_peeked`]), so the
+/// decoding thread reads only the headers, not the whole payload again.
+#[inline]
+pub fn peek_verified(
+    cfg: &DecodeConfig,
+    link: u32,
+    wire_len: u32,
+    data: &[u8],
+) -> Option<(FlowPeek, Option<bool>)> {
+    let c = common(cfg, link, wire_len, data)?;
+    let key = FlowPeek {
+        src: c.src,
+        dst: c.dst,
+        sport: be16(c.seg, 0),
+        dport: be16(c.seg, 2),
+        proto: c.proto,
+    };
+    // Over the captured segment, whether or not the decoder will want the
+    // verdict (it does not for a segment cut short by the snap length).
+    let sum =
+        (!cfg.ignore_checksums).then(|| checksum::verify_pseudo(&c.src, &c.dst, c.proto, c.seg));
+    Some((key, sum))
+}
+
+/// [`decode`](crate::decode) of a frame [`peek_verified`] took, given the
+/// checksum verdict it found (`None`: verify here, as `decode` does). The
+/// same items as `decode`.
+pub fn decode_peeked(
+    cfg: &DecodeConfig,
+    ts: Timestamp,
+    link: u32,
+    wire_len: u32,
+    data: &[u8],
+    sum: Option<bool>,
+    out: &mut Vec<Decoded>,
+) {
+    if !decode_common(cfg, ts, link, wire_len, data, sum, out) {
+        crate::decode_layered(cfg, ts, link, wire_len, data, out);
+    }
+}
+
 /// The link header of a common frame.
 #[derive(Clone, Copy)]
 enum Link {
@@ -261,26 +305,28 @@ pub(crate) fn decode_common(
     link: u32,
     wire_len: u32,
     data: &[u8],
+    known_sum: Option<bool>,
     out: &mut Vec<Decoded>,
 ) -> bool {
     let Some(c) = common(cfg, link, wire_len, data) else {
         return false;
     };
     let seg = c.seg;
+    // The transport checksum, unless `peek_verified` found it already.
+    let sum = || {
+        verdict(known_sum.unwrap_or_else(|| checksum::verify_pseudo(&c.src, &c.dst, c.proto, seg)))
+    };
     let transport = if c.proto == proto::TCP {
-        let m = transport::tcp_meta(seg, c.declared, cfg.ignore_checksums, || {
-            verdict(checksum::verify_pseudo(&c.src, &c.dst, c.proto, seg))
-        });
+        let m = transport::tcp_meta(seg, c.declared, cfg.ignore_checksums, sum);
         Transport::Tcp(m)
     } else {
-        let sum = be16(seg, 6);
         // Not on the VXLAN port (a tunnel port), so no zero-sum exemption.
         let validate =
             !cfg.ignore_checksums && seg.len() >= c.declared && wire_len as usize <= data.len();
-        let checksum = if !validate || (!c.v6 && sum == 0) {
+        let checksum = if !validate || (!c.v6 && be16(seg, 6) == 0) {
             Checksum::Unchecked
         } else {
-            verdict(checksum::verify_pseudo(&c.src, &c.dst, c.proto, seg))
+            sum()
         };
         let payload = &seg[8..];
         let mut head = [0u8; 16];
