@@ -96,6 +96,14 @@ pub struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
 
+    /// With more than one thread, the shards walk a pcap file in windows of
+    /// this many bytes, several at once, instead of one reader walking it
+    /// all (suffixes K, M, G; default 4M; 0: one reader). Given explicitly,
+    /// the file is mapped whatever its size (smaller than 1 MiB files are
+    /// otherwise read). The output is the same for any value.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub walk_window: Option<u32>,
+
     /// Also write Zeek's weird.log (anomalies) to this path.
     #[arg(short = 'w', long = "weird-log", value_name = "PATH")]
     pub weird_log: Option<String>,
@@ -126,7 +134,16 @@ pub struct Options {
     pub tcp_model: TcpModel,
     pub max_conns: usize,
     pub threads: usize,
+    /// Bytes per window of a walk shared by the shards (0: one reader).
+    pub walk_window: usize,
+    /// The window size was given: map the capture whatever its size.
+    pub map_any_size: bool,
 }
+
+/// Bytes per window of a capture walked by the shards: large enough that
+/// each window's hand-offs cost little, small enough that a window's
+/// frames are still cached when a shard takes them.
+pub const DEFAULT_WALK_WINDOW: usize = 4 << 20;
 
 /// Peak memory one tracked connection costs at the `--max-conns` limit,
 /// table overhead, timers and records in flight included, used to size the
@@ -225,6 +242,8 @@ impl Options {
                 Some(n) => n as usize,
                 None => std::thread::available_parallelism().map_or(1, |n| n.get()),
             },
+            walk_window: a.walk_window.map_or(DEFAULT_WALK_WINDOW, |b| b as usize),
+            map_any_size: a.walk_window.is_some_and(|b| b > 0),
             tcp_model: if a.tcp_model == "strict" {
                 TcpModel::Strict
             } else {

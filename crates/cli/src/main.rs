@@ -12,6 +12,7 @@ mod flags;
 mod merge;
 mod pipeline;
 mod shard;
+mod walk;
 
 use clap::Parser;
 use std::process::ExitCode;

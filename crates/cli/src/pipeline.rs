@@ -38,6 +38,7 @@ use crate::merge::{
     LogOut, MergeMsg, MergeReport, Merger, PlanFrame, ReaderBatch, WeirdKey, WeirdOut,
 };
 use crate::shard::{self, Inline, Item, ShardBatch, ShardBuffers, ShardPacket, COPIED, DECODED};
+use crate::walk::{self, WalkLinks, WalkedWindow};
 use anyhow::{Context, Result};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use quartet_capture::{BpfFilter, CaptureError, Frame, LiveEvent, LiveSource, LiveStats};
@@ -78,6 +79,15 @@ const BATCH: usize = 1024;
 const BATCH_MAPPED: usize = 16384;
 /// Batches in flight to each shard.
 const QUEUE: usize = 4;
+/// Windows of a shared walk handed out per shard ahead of the one the
+/// reader takes next. One: a shard that is waiting for a batch walks the
+/// window after next, and the reader walks the windows no shard has
+/// started. More windows ahead let the shards walk more of the file, which
+/// on two cores was 7% slower on small frames (churn) for 2% faster on
+/// large ones (the mix) (docs/benchmarks.md).
+const WALK_AHEAD: usize = 1;
+/// Pages of a walked file are handed back in steps of at least this.
+const WALK_RELEASE_STEP: usize = 4 << 20;
 
 /// Why a frame was not counted in a connection (a drop counter's name).
 pub type Reason = Cow<'static, str>;
@@ -109,6 +119,11 @@ pub struct Report {
     /// Log files closed by `--rotate`, and reopenings on SIGHUP.
     pub rotated: u64,
     pub reopened: u64,
+    /// Windows of a walk shared by the shards, and those the reader walked
+    /// again (`walk`).
+    pub walk_windows: u64,
+    pub walk_by_reader: u64,
+    pub walk_rewalked: u64,
 }
 
 impl Report {
@@ -216,6 +231,13 @@ impl Report {
         if self.reopened > 0 {
             let _ = writeln!(s, "logs reopened (SIGHUP): {}", self.reopened);
         }
+        if self.walk_windows > 0 {
+            let _ = writeln!(
+                s,
+                "walk windows: {}, walked by the reader: {}, walked again by the reader: {}",
+                self.walk_windows, self.walk_by_reader, self.walk_rewalked
+            );
+        }
         let dropped: u64 = self.drops.values().sum();
         let _ = writeln!(
             s,
@@ -298,7 +320,11 @@ type ByteCounter = (u64, Arc<AtomicU64>);
 
 /// Opens a capture file; with a byte counter for the progress bar when
 /// one is drawn.
-fn open_file(path: &str, progress: bool) -> Result<(FileSource, Option<ByteCounter>)> {
+fn open_file(
+    path: &str,
+    progress: bool,
+    map_any_size: bool,
+) -> Result<(FileSource, Option<ByteCounter>)> {
     if progress && path != "-" {
         if let Ok(file) = File::open(path) {
             let size = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -312,6 +338,9 @@ fn open_file(path: &str, progress: bool) -> Result<(FileSource, Option<ByteCount
                 return Ok((src, Some((size, count))));
             }
         }
+    }
+    if map_any_size && path != "-" {
+        return Ok((quartet_capture::open_mapped(path)?, None));
     }
     Ok((quartet_capture::open(path)?, None))
 }
@@ -327,7 +356,7 @@ pub fn run(opts: &Options, signals: &Signals) -> Result<Report> {
     let open_conns = Arc::new(AtomicI64::new(0));
     let (mut source, feedback) = match &opts.input {
         Input::File(path) => {
-            let (src, counter) = open_file(path, stderr_is_terminal())?;
+            let (src, counter) = open_file(path, stderr_is_terminal(), opts.map_any_size)?;
             (
                 Source::File(src),
                 Feedback::new(counter, opts.status_interval, open_conns.clone()),
@@ -375,8 +404,23 @@ pub fn run(opts: &Options, signals: &Signals) -> Result<Report> {
         let (reader, merged) = reader.close();
         (reader, merged.expect("the inline engine merges"))
     } else {
+        // A mapped pcap file is walked by the shards (`walk`), unless a
+        // filter has to see every frame in the reader.
+        let windows = match (&source, &filter) {
+            (Source::File(src), None) if opts.walk_window > 0 => {
+                src.windows(opts.walk_window).map(|w| {
+                    let claims = Arc::new(walk::Claims::new(w.count()));
+                    (Arc::new(w), claims)
+                })
+            }
+            _ => None,
+        };
         std::thread::scope(|scope| {
             let (merge_tx, merge_rx) = bounded(QUEUE * (shards + 1));
+            // The reader hands out at most this many windows at a time, so
+            // neither channel ever blocks a shard.
+            let (job_tx, job_rx) = bounded(WALK_AHEAD * shards);
+            let (walked_tx, walked_rx) = bounded(WALK_AHEAD * shards);
             // The end-of-input flush of each shard streams through its own
             // small channel, so neither side ever holds all the open
             // connections' records at once (see merge.rs).
@@ -396,6 +440,14 @@ pub fn run(opts: &Options, signals: &Signals) -> Result<Report> {
                 let spent = spent_tx.clone();
                 let open = open_conns.clone();
                 let done = done[id].clone();
+                let walk = windows.as_ref().map(|(w, claims)| WalkLinks {
+                    windows: w.clone(),
+                    claims: claims.clone(),
+                    jobs: job_rx.clone(),
+                    results: walked_tx.clone(),
+                    dcfg,
+                    shards,
+                });
                 workers.push(spawn(scope, format!("shard-{id}"), move || {
                     let links = shard::Links {
                         input: rx,
@@ -403,6 +455,7 @@ pub fn run(opts: &Options, signals: &Signals) -> Result<Report> {
                         flush,
                         spent,
                         done,
+                        walk,
                     };
                     shard::run(id, cfg, dcfg, links, open)
                 }));
@@ -415,10 +468,20 @@ pub fn run(opts: &Options, signals: &Signals) -> Result<Report> {
                 merger: merge_tx,
                 done,
             });
+            drop((job_rx, walked_tx));
             let mut reader = Reader::new(opts, filter, engine, stop);
             reader.signal = &signals.stop;
             reader.feedback = feedback;
-            read(&mut reader, &mut source);
+            match &windows {
+                Some((w, claims)) => {
+                    reader.read_windowed(w, job_tx, &walked_rx, claims, shards);
+                    reader.feedback.finish();
+                }
+                None => {
+                    drop(job_tx);
+                    read(&mut reader, &mut source);
+                }
+            }
             // Closing the channels ends the shards, then the merger.
             let (reader, _) = reader.close();
             for w in workers {
@@ -468,6 +531,9 @@ pub fn run(opts: &Options, signals: &Signals) -> Result<Report> {
         clock_ticks: reader.clock_ticks,
         rotated,
         reopened,
+        walk_windows: reader.walk_windows,
+        walk_by_reader: reader.walk_by_reader,
+        walk_rewalked: reader.walk_rewalked,
     };
     for (k, v) in drops {
         *report.drops.entry(k).or_insert(0) += v;
@@ -531,6 +597,11 @@ struct ReaderReport {
     input_error: Option<CaptureError>,
     stopped_by_signal: bool,
     clock_ticks: u64,
+    /// Windows of a walk shared by the shards, and those of them the
+    /// reader walked again because their guessed start was wrong.
+    walk_windows: u64,
+    walk_by_reader: u64,
+    walk_rewalked: u64,
 }
 
 /// Where the reader's packets go.
@@ -563,7 +634,7 @@ struct Sharded {
 /// connection lands on the same shard, whether the reader peeked at it or
 /// decoded it.
 #[inline]
-fn flow_shard_hash(a: &Addr, pa: u16, b: &Addr, pb: u16, proto: u8) -> u64 {
+pub(crate) fn flow_shard_hash(a: &Addr, pa: u16, b: &Addr, pb: u16, proto: u8) -> u64 {
     let end = |x: &Addr, p: u16| {
         let lo = u64::from_le_bytes(x.0[..8].try_into().expect("8 bytes"));
         let hi = u64::from_le_bytes(x.0[8..].try_into().expect("8 bytes"));
@@ -578,6 +649,14 @@ fn flow_shard_hash(a: &Addr, pa: u16, b: &Addr, pb: u16, proto: u8) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     h ^ (h >> 33)
+}
+
+/// The shard of `shards` a connection with shard hash `h` goes to: the
+/// high bits of `h * shards` (a multiply, where `h % shards` divides, which
+/// was an eighth of the walk's time on small frames).
+#[inline]
+pub(crate) fn shard_of(h: u64, shards: usize) -> usize {
+    ((u128::from(h) * shards as u128) >> 64) as usize
 }
 
 /// The shard hash of a decoded packet: TCP and UDP as [`flow_shard_hash`]
@@ -666,6 +745,9 @@ impl<'a> Reader<'a> {
                 input_error: None,
                 stopped_by_signal: false,
                 clock_ticks: 0,
+                walk_windows: 0,
+                walk_by_reader: 0,
+                walk_rewalked: 0,
             },
         }
     }
@@ -760,6 +842,149 @@ impl<'a> Reader<'a> {
                 }
             }
         }
+    }
+
+    /// Reads a mapped pcap file whose walk the shards share (`walk`): hands
+    /// out windows to walk, `WALK_AHEAD` per shard ahead of the one it
+    /// needs next, and takes them back in file order, each checked to start
+    /// where the one before it ended. A window no shard has started yet (or
+    /// whose guessed start was wrong) it walks itself, as `read` would.
+    /// Stops as `read` does.
+    fn read_windowed(
+        &mut self,
+        windows: &quartet_capture::Windows,
+        jobs: Sender<usize>,
+        walked: &Receiver<WalkedWindow>,
+        claims: &walk::Claims,
+        shards: usize,
+    ) {
+        let count = windows.count();
+        let ahead = WALK_AHEAD * shards;
+        let buffer = windows.buffer();
+        let data: &[u8] = buffer;
+        let linktype = windows.linktype();
+        // Walked windows not yet taken: `pending[i]` is window `next + i`.
+        let mut pending: std::collections::VecDeque<Option<WalkedWindow>> =
+            std::collections::VecDeque::new();
+        let (mut sent, mut next) = (0, 0);
+        let mut expected = windows.first();
+        let mut released = 0usize;
+        while next < count {
+            if self.signaled() {
+                break;
+            }
+            while sent < count.min(next + ahead) && jobs.send(sent).is_ok() {
+                sent += 1;
+            }
+            self.report.walk_windows += 1;
+            let window = loop {
+                if let Some(Some(_)) = pending.front() {
+                    break pending.pop_front().flatten();
+                }
+                if claims.claim(next) {
+                    // No shard has started it.
+                    pending.pop_front();
+                    self.report.walk_by_reader += 1;
+                    break None;
+                }
+                match walked.recv() {
+                    Ok(w) => {
+                        let i = w.k - next;
+                        if pending.len() <= i {
+                            pending.resize_with(i + 1, || None);
+                        }
+                        pending[i] = Some(w);
+                    }
+                    // No shard is walking any more (one has failed).
+                    Err(_) => break None,
+                }
+            };
+            let (end, error) = match window {
+                Some(w) if w.from == expected => {
+                    let mut go_on = true;
+                    for f in &w.frames {
+                        let (at, len) = (f.at as usize, f.len as usize);
+                        let frame = Frame {
+                            ts: f.ts,
+                            linktype,
+                            wire_len: f.wire_len,
+                            data: &data[at..at + len],
+                            shared: Some(quartet_capture::Shared { buffer, at }),
+                        };
+                        self.walked_frame(&frame, f.route, f.sum);
+                        if !self.walked_one(windows, (at + len) as u64, &mut released) {
+                            go_on = false;
+                            break;
+                        }
+                    }
+                    if !go_on {
+                        return;
+                    }
+                    (w.end, w.error)
+                }
+                other => {
+                    if other.is_some() {
+                        self.report.walk_rewalked += 1;
+                    }
+                    // Walked here, from where the window starts for certain.
+                    let mut walk = windows.walk(next, expected);
+                    let error = loop {
+                        match walk.next_frame() {
+                            Ok(Some(frame)) => {
+                                self.frame(&frame);
+                                let end = frame.shared.map_or(0, |s| s.at) + frame.data.len();
+                                if !self.walked_one(windows, end as u64, &mut released) {
+                                    return;
+                                }
+                            }
+                            Ok(None) => break None,
+                            Err(e) => break Some(e),
+                        }
+                    };
+                    (walk.position(), error)
+                }
+            };
+            if let Some(e) = error {
+                self.report.input_error = Some(e);
+                break;
+            }
+            expected = end;
+            next += 1;
+        }
+    }
+
+    /// After each frame of a window: the batch goes out when full, pages no
+    /// one reads again are handed back. False when the run is to stop.
+    #[inline]
+    fn walked_one(
+        &mut self,
+        windows: &quartet_capture::Windows,
+        frame_end: u64,
+        released: &mut usize,
+    ) -> bool {
+        self.mapped_at = frame_end;
+        self.batch_frames += 1;
+        if self.batch_frames < BATCH_MAPPED {
+            return true;
+        }
+        if !self.send_batch() {
+            return false;
+        }
+        if let Engine::Sharded(s) = &self.engine {
+            // As `read`: pages below every shard's last finished batch are
+            // read by no one again (the windows being walked lie above the
+            // reader).
+            let floor = s.done.iter().map(|d| d.load(Ordering::Acquire)).min();
+            let floor = floor.unwrap_or(0) as usize;
+            if floor >= *released + WALK_RELEASE_STEP {
+                windows.release(*released, floor);
+                *released = floor;
+            }
+        }
+        if self.feedback.active() {
+            self.feedback.update(self.report.frames, || None);
+        }
+        true
     }
 
     /// Sends the last batch and closes every channel; with the inline
@@ -879,61 +1104,96 @@ impl<'a> Reader<'a> {
     fn frame(&mut self, frame: &Frame<'_>) {
         let frame_no = self.report.frames;
         self.report.frames += 1;
-        if frame.data.is_empty() || frame.wire_len == 0 {
-            self.drop_frame(Cow::Borrowed("empty_pcap_header"));
+        if !self.admit(frame) {
             return;
         }
-        if let Some(f) = self.filter.as_mut() {
-            if !f.matches(frame) {
-                self.drop_frame(Cow::Borrowed("bpf_filtered"));
-                return;
-            }
-        }
-        if let Engine::Sharded(s) = &mut self.engine {
+        if let Engine::Sharded(s) = &self.engine {
             if let Some(k) = peek(&self.dcfg, frame.linktype, frame.wire_len, frame.data) {
                 // One plain TCP or UDP packet: its shard decodes it.
-                let now = match self.now {
-                    Some(n) if n >= frame.ts => n,
-                    _ => frame.ts,
-                };
-                self.now = Some(now);
-                self.times.push(now);
-                if self.packets_now.is_none_or(|t| frame.ts > t) {
-                    self.packets_now = Some(frame.ts);
-                }
                 let h = flow_shard_hash(&k.src, k.sport, &k.dst, k.dport, k.proto);
-                let shard = (h % s.building.len() as u64) as usize;
-                let b = &mut s.building[shard];
-                // The frame stays in the capture's buffer, which the batch
-                // holds; only a source without one has it copied.
-                let (chunk, at) = match frame.shared {
-                    Some(sh) => {
-                        if !b.chunks.last().is_some_and(|c| Arc::ptr_eq(c, sh.buffer)) {
-                            b.chunks.push(sh.buffer.clone());
-                        }
-                        ((b.chunks.len() - 1) as u32, sh.at as u64)
-                    }
-                    None => {
-                        let at = b.bytes.len() as u64;
-                        b.bytes.extend_from_slice(frame.data);
-                        (COPIED, at)
-                    }
-                };
-                b.items.push(Item {
-                    frame: frame_no,
-                    ts: frame.ts,
-                    tick: (self.times.len() - 1) as u32,
-                    len: frame.data.len() as u32,
-                    wire_len: frame.wire_len,
-                    linktype: frame.linktype,
-                    chunk,
-                    at,
-                });
-                // The shard settles the frame itself: it is in no plan.
+                let shard = shard_of(h, s.building.len());
+                self.hand_on(frame, frame_no, shard, 0);
                 return;
             }
         }
         self.decode_frame(frame, frame_no);
+    }
+
+    /// A frame a shard walked ([`walk::Walked`]), with the shard `peek` gave
+    /// it to or [`walk::DECODE`], and its checksum verdict if found.
+    fn walked_frame(&mut self, frame: &Frame<'_>, route: u32, sum: u8) {
+        let frame_no = self.report.frames;
+        self.report.frames += 1;
+        if !self.admit(frame) {
+            return;
+        }
+        if route == walk::DECODE {
+            self.decode_frame(frame, frame_no);
+        } else {
+            self.hand_on(frame, frame_no, route as usize, sum);
+        }
+    }
+
+    /// False (and the frame counted as dropped) for a frame without bytes
+    /// or one the BPF filter refuses.
+    #[inline]
+    fn admit(&mut self, frame: &Frame<'_>) -> bool {
+        if frame.data.is_empty() || frame.wire_len == 0 {
+            self.drop_frame(Cow::Borrowed("empty_pcap_header"));
+            return false;
+        }
+        if let Some(f) = self.filter.as_mut() {
+            if !f.matches(frame) {
+                self.drop_frame(Cow::Borrowed("bpf_filtered"));
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Hands a frame `peek` took, undecoded, to `shard`, with its tick.
+    #[inline]
+    fn hand_on(&mut self, frame: &Frame<'_>, frame_no: u64, shard: usize, sum: u8) {
+        let now = match self.now {
+            Some(n) if n >= frame.ts => n,
+            _ => frame.ts,
+        };
+        self.now = Some(now);
+        self.times.push(now);
+        if self.packets_now.is_none_or(|t| frame.ts > t) {
+            self.packets_now = Some(frame.ts);
+        }
+        let Engine::Sharded(s) = &mut self.engine else {
+            unreachable!("only shards take undecoded frames")
+        };
+        let b = &mut s.building[shard];
+        // The frame stays in the capture's buffer, which the batch
+        // holds; only a source without one has it copied.
+        let (chunk, at) = match frame.shared {
+            Some(sh) => {
+                if !b.chunks.last().is_some_and(|c| Arc::ptr_eq(c, sh.buffer)) {
+                    b.chunks.push(sh.buffer.clone());
+                }
+                ((b.chunks.len() - 1) as u32, sh.at as u64)
+            }
+            None => {
+                let at = b.bytes.len() as u64;
+                b.bytes.extend_from_slice(frame.data);
+                (COPIED, at)
+            }
+        };
+        b.items.push(Item {
+            frame: frame_no,
+            ts: frame.ts,
+            tick: (self.times.len() - 1) as u32,
+            len: frame.data.len() as u32,
+            wire_len: frame.wire_len,
+            linktype: frame.linktype,
+            chunk,
+            at,
+            sum,
+        });
+        // The shard settles the frame itself: it is in no plan.
     }
 
     /// The full decode of a frame, in the reader.
@@ -1004,7 +1264,7 @@ impl<'a> Reader<'a> {
                         }
                         Engine::Sharded(s) => {
                             let h = packet_shard_hash(meta);
-                            let shard = (h % s.building.len() as u64) as usize;
+                            let shard = shard_of(h, s.building.len());
                             let b = &mut s.building[shard];
                             b.items.push(Item {
                                 frame: frame_no,
@@ -1015,6 +1275,7 @@ impl<'a> Reader<'a> {
                                 linktype: 0,
                                 chunk: 0,
                                 at: 0,
+                                sum: 0,
                             });
                             b.metas.push(ShardPacket {
                                 meta: *meta,

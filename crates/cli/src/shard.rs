@@ -27,9 +27,10 @@
 //! verdicts, records and weird.log rows to the merger and never writes.
 
 use crate::merge::{MergeMsg, Merger, ShardDone, ShardOut, WeirdKey};
+use crate::walk::WalkLinks;
 use crossbeam_channel::{Receiver, Sender};
 use quartet_capture::prefetch_frame;
-use quartet_decode::{decode, DecodeConfig, Decoded, PacketMeta};
+use quartet_decode::{decode_peeked, DecodeConfig, Decoded, PacketMeta};
 use quartet_record::{ConnRecord, Uid, WeirdRecord};
 use quartet_track::{Disposition, TrackConfig, Tracker};
 use quartet_wire::Timestamp;
@@ -66,6 +67,27 @@ pub struct Item {
     pub chunk: u32,
     /// 64 bits: a mapped capture is one chunk, and may be larger than 4 GB.
     pub at: u64,
+    /// The transport checksum's verdict, when the thread that walked the
+    /// frame found it already ([`sum_code`]).
+    pub sum: u8,
+}
+
+/// [`Item::sum`] of a verdict `peek_verified` found (or did not: 0).
+#[inline]
+pub fn sum_code(sum: Option<bool>) -> u8 {
+    match sum {
+        None => 0,
+        Some(false) => 1,
+        Some(true) => 2,
+    }
+}
+
+#[inline]
+fn sum_verdict(code: u8) -> Option<bool> {
+    match code {
+        0 => None,
+        c => Some(c == 2),
+    }
 }
 
 /// The buffers of one batch for one shard; they go back to the reader
@@ -131,6 +153,11 @@ const PEEK_MISMATCH: &str = "internal_peek_mismatch";
 /// hundreds of nanoseconds), near enough that it is still cached.
 const PREFETCH_ITEMS: usize = 4;
 
+/// The bytes of a frame a decode with a known checksum verdict reads at
+/// most: link, IP and TCP headers with options, or UDP's and the first
+/// bytes of its payload.
+const HEADER_BYTES: usize = 192;
+
 /// A shard's channels.
 pub struct Links {
     /// Batches from the reader.
@@ -144,6 +171,9 @@ pub struct Links {
     /// The `sent_at` of the last batch this shard finished: the reader
     /// may release the capture's pages below it.
     pub done: Arc<AtomicU64>,
+    /// Windows of the capture to walk for the reader, in between batches
+    /// (`walk`), when the shards share the walk.
+    pub walk: Option<WalkLinks>,
 }
 
 /// Runs shard `id` until the reader closes its channel, then flushes.
@@ -160,6 +190,7 @@ pub fn run(
         flush,
         spent,
         done: finished,
+        walk,
     } = links;
     let mut tracker = Tracker::new(cfg);
     let mut decoded: Vec<Decoded> = Vec::with_capacity(4);
@@ -171,7 +202,8 @@ pub fn run(
     let mut net_now: Option<Timestamp> = None;
     // The frames of one undecoded packet are settled here.
     let mut settled = Settled::default();
-    for batch in input.iter() {
+    let mut walk = walk;
+    while let Some(batch) = next_batch(&input, &mut walk) {
         let times = &batch.times[..];
         let b = &batch.buffers;
         let mut records = Vec::new();
@@ -187,7 +219,14 @@ pub fn run(
             // few items ahead while this one is handled.
             if let Some(n) = b.items.get(i + PREFETCH_ITEMS) {
                 if n.len != DECODED {
-                    prefetch_frame(b.frame(n));
+                    let frame = b.frame(n);
+                    // With the checksum verified, the decode reads only
+                    // the headers.
+                    prefetch_frame(if n.sum == 0 {
+                        frame
+                    } else {
+                        &frame[..frame.len().min(HEADER_BYTES)]
+                    });
                 }
             }
             let tick = it.tick as usize;
@@ -216,7 +255,16 @@ pub fn run(
             } else {
                 let data = b.frame(it);
                 decoded.clear();
-                decode(&dcfg, it.ts, it.linktype, it.wire_len, data, &mut decoded);
+                let sum = sum_verdict(it.sum);
+                decode_peeked(
+                    &dcfg,
+                    it.ts,
+                    it.linktype,
+                    it.wire_len,
+                    data,
+                    sum,
+                    &mut decoded,
+                );
                 let verdict = match decoded.as_slice() {
                     [Decoded::Packet(m)] => tracker.process_resolved(m, None, &mut emit),
                     _ => {
@@ -290,6 +338,29 @@ pub fn run(
     done.frames_counted = settled.counted;
     done.drops = settled.drops;
     let _ = output.send(MergeMsg::Done(done));
+}
+
+/// The next batch from the reader, walking the windows it asks for while
+/// waiting; `None` when the reader has closed the channel.
+fn next_batch(input: &Receiver<ShardBatch>, walk: &mut Option<WalkLinks>) -> Option<ShardBatch> {
+    loop {
+        let Some(w) = walk else {
+            return input.recv().ok();
+        };
+        // A batch waiting comes first: when the shards are the slower side
+        // the reader walks the windows itself (`walk::Claims`).
+        if let Ok(batch) = input.try_recv() {
+            return Some(batch);
+        }
+        crossbeam_channel::select! {
+            recv(input) -> batch => return batch.ok(),
+            recv(w.jobs) -> job => match job {
+                Ok(k) => w.walk(k),
+                // The walk is over: only batches from now on.
+                Err(_) => *walk = None,
+            },
+        }
+    }
 }
 
 /// Frames a shard settled itself.

@@ -38,21 +38,44 @@ fn quartet(args: &[&std::ffi::OsStr]) -> Output {
 }
 
 /// Runs `quartet -r input -o out` and returns (exit code, stderr, log text;
-/// empty if no log was written).
+/// empty if no log was written). Every run is made twice more, with two
+/// shards walking the file in windows of a few hundred bytes (so that the
+/// guessed window starts are checked on every record layout of these
+/// tests) and with one reader walking it: each must end the same way.
 fn run(input: &Path, out: &Path) -> (Option<i32>, String, String) {
-    let _ = fs::remove_file(out);
-    let res = quartet(&[
-        "-r".as_ref(),
-        input.as_os_str(),
-        "-o".as_ref(),
-        out.as_os_str(),
-    ]);
-    let log = fs::read_to_string(out).unwrap_or_default();
-    (
-        res.status.code(),
-        String::from_utf8_lossy(&res.stderr).into_owned(),
-        log,
-    )
+    let once = |extra: &[&str], out: &Path| {
+        let _ = fs::remove_file(out);
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "-r".as_ref(),
+            input.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ];
+        args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+        let res = quartet(&args);
+        let log = fs::read_to_string(out).unwrap_or_default();
+        (
+            res.status.code(),
+            String::from_utf8_lossy(&res.stderr).into_owned(),
+            log,
+        )
+    };
+    let got = once(&[], out);
+    let other = out.with_extension("other.log");
+    for extra in [
+        &["--threads", "2", "--walk-window", "300"][..],
+        &["--threads", "2", "--walk-window", "0"][..],
+    ] {
+        let (code, stderr, log) = once(extra, &other);
+        assert_eq!((code, &stderr), (got.0, &got.1), "{extra:?} on {input:?}");
+        assert_eq!(
+            connlog::normalize_tsv(&log),
+            connlog::normalize_tsv(&got.2),
+            "{extra:?} on {input:?}: another log"
+        );
+    }
+    let _ = fs::remove_file(&other);
+    got
 }
 
 fn rows(log: &str) -> Vec<Vec<String>> {

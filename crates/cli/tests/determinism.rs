@@ -1,7 +1,9 @@
 //! Determinism: the same capture gives the same conn.log and weird.log
 //! bytes for any number of shards (`--threads 1, 2, 4, 8`), apart from the
-//! `#open`/`#close` lines that carry the wall-clock time. Runs on every
-//! golden trace and on real captures of Zeek's test suite
+//! `#open`/`#close` lines that carry the wall-clock time, and whether one
+//! reader walks the file or the shards walk it in windows (`--walk-window`:
+//! small windows, so that these small captures are cut into many). Runs on
+//! every golden trace and on real captures of Zeek's test suite
 //! (`../shared/zeek-traces`), which must be present.
 
 use std::fs;
@@ -9,7 +11,18 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_quartet");
-const THREADS: [&str; 4] = ["1", "2", "4", "8"];
+/// Thread counts, each with a window size for a walk shared by the shards
+/// ("0": one reader walks the file; the default maps only files of 1 MiB
+/// or more, larger than most of these).
+const RUNS: [(&str, &str); 7] = [
+    ("1", "0"),
+    ("2", "0"),
+    ("4", "0"),
+    ("8", "0"),
+    ("2", "4K"),
+    ("2", "777"),
+    ("4", "2K"),
+];
 
 /// Real captures with tunnels, gzip, long-lived and mid-stream connections.
 const REAL_TRACES: [&str; 5] = [
@@ -55,15 +68,15 @@ fn stable(path: &Path) -> String {
 }
 
 /// conn.log and weird.log of one run.
-fn run(trace: &Path, threads: &str, dir: &Path) -> (String, String) {
-    let conn = dir.join(format!("conn-{threads}.log"));
-    let weird = dir.join(format!("weird-{threads}.log"));
+fn run(trace: &Path, (threads, window): (&str, &str), dir: &Path) -> (String, String) {
+    let conn = dir.join(format!("conn-{threads}-{window}.log"));
+    let weird = dir.join(format!("weird-{threads}-{window}.log"));
     let _ = fs::remove_file(&conn);
     let _ = fs::remove_file(&weird);
     let out = Command::new(BIN)
         .arg("-r")
         .arg(trace)
-        .args(["--threads", threads, "-o"])
+        .args(["--threads", threads, "--walk-window", window, "-o"])
         .arg(&conn)
         .arg("-w")
         .arg(&weird)
@@ -71,7 +84,7 @@ fn run(trace: &Path, threads: &str, dir: &Path) -> (String, String) {
         .expect("quartet runs");
     assert!(
         out.status.success(),
-        "{} --threads {threads}: {}\n{}",
+        "{} --threads {threads} --walk-window {window}: {}\n{}",
         trace.display(),
         out.status,
         String::from_utf8_lossy(&out.stderr)
@@ -85,23 +98,23 @@ fn logs_are_the_same_bytes_for_any_thread_count() {
     fs::create_dir_all(&dir).unwrap();
     let mut failures = Vec::new();
     for trace in traces() {
-        let (conn1, weird1) = run(&trace, THREADS[0], &dir);
+        let (conn1, weird1) = run(&trace, RUNS[0], &dir);
         assert!(
             conn1.lines().any(|l| !l.starts_with('#')),
             "{}: no connections written",
             trace.display()
         );
-        for threads in &THREADS[1..] {
-            let (conn, weird) = run(&trace, threads, &dir);
+        for &(threads, window) in &RUNS[1..] {
+            let (conn, weird) = run(&trace, (threads, window), &dir);
             if conn != conn1 {
                 failures.push(format!(
-                    "{}: conn.log differs between --threads 1 and {threads}",
+                    "{}: conn.log differs between --threads 1 and {threads} (window {window})",
                     trace.display()
                 ));
             }
             if weird != weird1 {
                 failures.push(format!(
-                    "{}: weird.log differs between --threads 1 and {threads}",
+                    "{}: weird.log differs between --threads 1 and {threads} (window {window})",
                     trace.display()
                 ));
             }
@@ -109,4 +122,70 @@ fn logs_are_the_same_bytes_for_any_thread_count() {
     }
     let _ = fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A capture of a capture file being copied over UDP: every payload is a
+/// run of valid pcap record headers, so the guessed start of many windows
+/// lands inside a payload. The reader must find every wrong guess (it
+/// walks those windows again, `--stats` counts them) and the logs must be
+/// those of one reader.
+#[test]
+fn windows_guessed_wrong_are_walked_again() {
+    use quartet_testkit::{linktype, PacketBuilder, PcapWriter};
+    use std::time::Duration;
+    let dir = std::env::temp_dir().join(format!("quartet-rewalk-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    // The file being copied: records of 40 bytes, one second apart.
+    let mut inner = PcapWriter::in_memory(linktype::ETHERNET);
+    for i in 0..200u64 {
+        inner
+            .write(Duration::from_secs(1_600_000_000 + i), &[0x55; 40])
+            .unwrap();
+    }
+    let inner = inner.finish().unwrap();
+    let mut w = PcapWriter::in_memory(linktype::ETHERNET);
+    for i in 0..300usize {
+        let from = 24 + (i * 56) % 5000;
+        let frame = PacketBuilder::udp(
+            format!("10.0.0.{}:{}", 1 + i % 7, 40000 + i % 5)
+                .parse()
+                .unwrap(),
+            "10.0.1.1:9000".parse().unwrap(),
+        )
+        .payload(&inner[from..from + 1200])
+        .build();
+        w.write(Duration::from_millis(1_600_000_000_000 + i as u64), &frame)
+            .unwrap();
+    }
+    let trace = dir.join("copy.pcap");
+    fs::write(&trace, w.finish().unwrap()).unwrap();
+    let (conn1, weird1) = run(&trace, ("1", "0"), &dir);
+    assert_eq!(conn1.lines().filter(|l| !l.starts_with('#')).count(), 35);
+    let out = Command::new(BIN)
+        .arg("-r")
+        .arg(&trace)
+        .args(["--threads", "2", "--walk-window", "3000", "--stats", "-o"])
+        .arg(dir.join("stats.log"))
+        .output()
+        .expect("quartet runs");
+    assert!(out.status.success());
+    let stats = String::from_utf8_lossy(&out.stderr);
+    let line = stats
+        .lines()
+        .find(|l| l.starts_with("walk windows: "))
+        .unwrap_or_else(|| panic!("no walk in --stats:\n{stats}"));
+    let again: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(
+        again > 10,
+        "the nested records should fool many guesses: {line}"
+    );
+    for window in ["3000", "1000"] {
+        let (conn, weird) = run(&trace, ("2", window), &dir);
+        assert!(conn == conn1, "conn.log differs with windows of {window}");
+        assert!(
+            weird == weird1,
+            "weird.log differs with windows of {window}"
+        );
+    }
+    let _ = fs::remove_dir_all(&dir);
 }

@@ -155,9 +155,12 @@ impl ConnKey {
         h ^ (h >> 33)
     }
 
-    /// The hash the connection table uses. Shards are picked from the low
-    /// bits of `hash64` (`flow_hash`), so within one shard those bits are
-    /// alike; the table takes its bucket bits from the other half.
+    /// The hash the connection table uses. The reader picks the shard of a
+    /// connection that is neither TCP nor UDP from the top bits of
+    /// `hash64` (`flow_hash`; the top three for eight shards), so within
+    /// one shard those bits are alike; the table takes its bucket bits
+    /// from the low end of the upper half, and its 7-bit tags from the top
+    /// of the lower half, clear of them.
     fn table_hash(&self) -> u64 {
         self.hash64().rotate_left(32)
     }

@@ -1,0 +1,157 @@
+//! The walk of a mapped pcap file, shared out to the shards' threads.
+//!
+//! With one reader walking the capture, every record header and the first
+//! bytes of every frame go through that one thread's caches before a shard
+//! reads the frame again; on large frames the reader became the thread the
+//! others waited for (docs/benchmarks.md). Here the shards walk the file
+//! instead, window by window ([`quartet_capture::Windows`]), in between
+//! their batches: for each frame they note where it is, its time, and the
+//! shard its connection key (`peek`) sends it to. The reader takes the
+//! walked windows back in file order and does only what needs every frame
+//! in order (ticks, network time, frame numbers, and the frames `peek` does
+//! not take: tunnels, fragments, weirds), without touching the frames it
+//! hands on.
+//!
+//! A window's first record is a guess until the window before it has been
+//! walked; the reader checks each guess against that walk's end and walks
+//! the window itself when the guess was wrong, so the frames are exactly
+//! those of one sequential walk.
+
+use crate::pipeline::{flow_shard_hash, shard_of};
+use crate::shard::sum_code;
+use crossbeam_channel::{Receiver, Sender};
+use quartet_capture::{CaptureError, Windows};
+use quartet_decode::{peek_verified, DecodeConfig};
+use quartet_wire::Timestamp;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// [`Walked::route`] of a frame the reader decodes itself.
+pub const DECODE: u32 = u32::MAX;
+
+/// One walked frame: `len` bytes at offset `at` of the mapped file.
+#[derive(Clone, Copy, Debug)]
+pub struct Walked {
+    pub ts: Timestamp,
+    pub at: u64,
+    pub len: u32,
+    pub wire_len: u32,
+    /// The shard `peek` sends the frame to, or [`DECODE`].
+    pub route: u32,
+    /// Its transport checksum's verdict (`shard::sum_code`), found while
+    /// the frame was in the walking thread's cache.
+    pub sum: u8,
+}
+
+/// The frames of one window, from a walk that started at `from`.
+pub struct WalkedWindow {
+    pub k: usize,
+    /// Where the walk started (`usize::MAX`: no start was found); the walk
+    /// stands only if this is where the previous window's walk ended.
+    pub from: usize,
+    /// Where the walk ended: after the window's last record.
+    pub end: usize,
+    pub frames: Vec<Walked>,
+    /// The walk stopped at this fault (after `frames`).
+    pub error: Option<CaptureError>,
+}
+
+/// Who walks each window: the first to claim it, a shard or the reader.
+/// The reader claims the window it needs next when no shard has started
+/// it: when the shards are busy tracking (small frames, many connections)
+/// the reader does the walk as it would alone, and when they wait on the
+/// reader (large frames) they do it for it.
+pub struct Claims(Vec<AtomicBool>);
+
+impl Claims {
+    pub fn new(windows: usize) -> Self {
+        Claims((0..windows).map(|_| AtomicBool::new(false)).collect())
+    }
+
+    /// True for the one caller that gets window `k`.
+    #[inline]
+    pub fn claim(&self, k: usize) -> bool {
+        !self.0[k].swap(true, Ordering::AcqRel)
+    }
+}
+
+/// What a shard needs to walk windows for the reader.
+pub struct WalkLinks {
+    pub windows: Arc<Windows>,
+    pub claims: Arc<Claims>,
+    /// Windows to walk, by number.
+    pub jobs: Receiver<usize>,
+    pub results: Sender<WalkedWindow>,
+    pub dcfg: DecodeConfig,
+    pub shards: usize,
+}
+
+impl WalkLinks {
+    /// Walks window `k` from its guessed start and hands it to the reader.
+    pub fn walk(&self, k: usize) {
+        if !self.claims.claim(k) {
+            // The reader got there first.
+            return;
+        }
+        let walked = match self.windows.sync(k) {
+            Some(from) => walk_window(&self.windows, k, from, &self.dcfg, self.shards),
+            None => WalkedWindow {
+                k,
+                from: usize::MAX,
+                end: usize::MAX,
+                frames: Vec::new(),
+                error: None,
+            },
+        };
+        // The reader may have stopped early and gone.
+        let _ = self.results.send(walked);
+    }
+}
+
+/// Walks window `k` of `windows` from `from`.
+pub fn walk_window(
+    windows: &Windows,
+    k: usize,
+    from: usize,
+    dcfg: &DecodeConfig,
+    shards: usize,
+) -> WalkedWindow {
+    let mut walk = windows.walk(k, from);
+    let mut frames = Vec::with_capacity(4096);
+    let error = loop {
+        match walk.next_frame() {
+            Ok(Some(f)) => {
+                let (route, sum) = if f.data.is_empty() || f.wire_len == 0 {
+                    (DECODE, 0)
+                } else {
+                    match peek_verified(dcfg, f.linktype, f.wire_len, f.data) {
+                        Some((key, sum)) => {
+                            let h = flow_shard_hash(
+                                &key.src, key.sport, &key.dst, key.dport, key.proto,
+                            );
+                            (shard_of(h, shards) as u32, sum_code(sum))
+                        }
+                        None => (DECODE, 0),
+                    }
+                };
+                frames.push(Walked {
+                    ts: f.ts,
+                    at: f.shared.map_or(0, |s| s.at) as u64,
+                    len: f.data.len() as u32,
+                    wire_len: f.wire_len,
+                    route,
+                    sum,
+                });
+            }
+            Ok(None) => break None,
+            Err(e) => break Some(e),
+        }
+    };
+    WalkedWindow {
+        k,
+        from,
+        end: walk.position(),
+        frames,
+        error,
+    }
+}
