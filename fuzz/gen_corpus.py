@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora fuzz/corpus/{capture,decode,track}/ from the
+"""Writes the seed corpora fuzz/corpus/{capture,decode,track,windows}/ from the
 project's own captures (tests/golden/*/trace.pcap, samples/sample.pcap).
 
 Run from anywhere: python3 fuzz/gen_corpus.py. Deterministic; rewrites the
@@ -76,6 +76,21 @@ def gen_capture():
     put("capture", "tcp-sf.be-nano.pcap", write_pcap(lt, fr, big=True, nano=True))
     lt, fr = read_pcap(os.path.join(ROOT, "tests/golden/tcp-ipv6/trace.pcap"))
     put("capture", "tcp-ipv6.pcapng.gz", gzip.compress(write_pcapng(lt, fr), mtime=0))
+
+
+# ---- windows: a window-size byte, then a classic pcap file ----
+def gen_windows():
+    # Windows of 40 and 417 bytes: many per file, cut inside records.
+    for name, p in list(captures())[:4]:
+        data = open(p, "rb").read()
+        put("windows", name + ".w40.pcap", b"\x03" + data)
+        put("windows", name + ".w417.pcap", b"\x20" + data)
+    lt, fr = read_pcap(os.path.join(ROOT, "tests/golden/tcp-sf/trace.pcap"))
+    put("windows", "tcp-sf.be-nano.pcap", b"\x05" + write_pcap(lt, fr, big=True, nano=True))
+    # A capture of a capture: payloads that are runs of record headers.
+    inner = open(os.path.join(ROOT, "samples/sample.pcap"), "rb").read()[24:]
+    frames = [(i, inner[(i * 61) % 2000:][:300]) for i in range(12)]
+    put("windows", "nested.pcap", b"\x09" + write_pcap(1, [((1_600_000_000 + t) * 1_000_000, len(d), d) for t, d in frames]))
 
 
 # ---- decode: frames as `sel | caplen | wire delta | time delta | bytes` ----
@@ -244,10 +259,11 @@ def gen_track():
 
 
 if __name__ == "__main__":
-    for t in ("capture", "decode", "track"):
+    for t in ("capture", "decode", "track", "windows"):
         shutil.rmtree(os.path.join(OUT, t), ignore_errors=True)
     gen_capture()
+    gen_windows()
     gen_decode()
     gen_track()
-    for t in ("capture", "decode", "track"):
+    for t in ("capture", "decode", "track", "windows"):
         print(t, len(os.listdir(os.path.join(OUT, t))), "files")

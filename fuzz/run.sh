@@ -16,7 +16,7 @@ cd "$(dirname "$0")"
 secs=${1:-20}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(capture decode track)
+((${#targets[@]})) || targets=(capture decode track windows)
 
 triple=$(rustc -vV | sed -n 's/^host: //p')
 flags=(

@@ -187,6 +187,30 @@ pub fn open_mapped(path: &str) -> Result<Box<dyn Source + Send>, CaptureError> {
     }
 }
 
+/// The windows of a classic pcap file held in memory, as a mapped file
+/// offers them ([`Source::windows`]); `None` for any other format. For
+/// tests and fuzzing, which compare window walks with the sequential
+/// reader on bytes they make up.
+#[doc(hidden)]
+pub fn windows_of_bytes(name: &str, bytes: Vec<u8>, size: usize) -> Option<Windows> {
+    if bytes.len() < 4 || !pcap::is_pcap([bytes[0], bytes[1], bytes[2], bytes[3]]) {
+        return None;
+    }
+    let reader = Box::new(std::io::Cursor::new(
+        bytes[..pcap::FILE_HEADER_LEN.min(bytes.len())].to_vec(),
+    ));
+    let format = pcap::PcapReader::new(Input::new(reader), name.to_owned())
+        .ok()?
+        .format();
+    Some(Windows::new(
+        Arc::new(Chunk::Heap(bytes)),
+        format,
+        name.to_owned(),
+        pcap::FILE_HEADER_LEN,
+        size,
+    ))
+}
+
 /// Reads a capture from any byte stream; `name` is used in errors. The stream
 /// may be gzipped; pcap or pcapng is told by its first four bytes.
 pub fn open_reader(

@@ -190,6 +190,11 @@ impl PcapReader {
         })
     }
 
+    /// How the file's records are laid out.
+    pub(crate) fn format(&self) -> RecordFormat {
+        self.format
+    }
+
     fn fault(&self, offset: u64, kind: CaptureErrorKind) -> CaptureError {
         CaptureError {
             path: self.path.clone(),
