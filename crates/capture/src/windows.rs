@@ -220,17 +220,17 @@ mod test {
     /// Frames as (time, wire length, data offset, data), or the error text.
     type Walked = (Vec<(i64, u32, usize, Vec<u8>)>, Option<String>);
 
+    fn seen(f: &crate::Frame<'_>) -> (i64, u32, usize, Vec<u8>) {
+        let at = f.shared.map_or(0, |s| s.at);
+        (f.ts.micros(), f.wire_len, at, f.data.to_vec())
+    }
+
     fn sequential(path: &str) -> Walked {
         let mut src = open(path).unwrap();
         let mut out = Vec::new();
         loop {
             match src.next_frame() {
-                Ok(Some(f)) => out.push((
-                    f.ts.micros(),
-                    f.wire_len,
-                    f.shared.map_or(0, |s| s.at),
-                    f.data.to_vec(),
-                )),
+                Ok(Some(f)) => out.push(seen(&f)),
                 Ok(None) => return (out, None),
                 Err(e) => return (out, Some(e.to_string())),
             }
@@ -258,12 +258,7 @@ mod test {
             let mut walk = w.walk(k, from);
             loop {
                 match walk.next_frame() {
-                    Ok(Some(f)) => out.push((
-                        f.ts.micros(),
-                        f.wire_len,
-                        f.shared.map_or(0, |s| s.at),
-                        f.data.to_vec(),
-                    )),
+                    Ok(Some(f)) => out.push(seen(&f)),
                     Ok(None) => break,
                     Err(e) => return ((out, Some(e.to_string())), wrong),
                 }
