@@ -93,18 +93,48 @@ impl WalkLinks {
             // The reader got there first.
             return;
         }
+        // The reader waits for every window a shard claimed: should this
+        // walk panic, the guard still answers (with no start, so the reader
+        // walks the window itself) instead of leaving it waiting.
+        let mut guard = Answer {
+            results: &self.results,
+            k,
+            answered: false,
+        };
         let walked = match self.windows.sync(k) {
             Some(from) => walk_window(&self.windows, k, from, &self.dcfg, self.shards),
-            None => WalkedWindow {
-                k,
-                from: usize::MAX,
-                end: usize::MAX,
-                frames: Vec::new(),
-                error: None,
-            },
+            None => unwalked(k),
         };
+        guard.answered = true;
         // The reader may have stopped early and gone.
         let _ = self.results.send(walked);
+    }
+}
+
+/// A window with no walk: the reader walks it itself.
+fn unwalked(k: usize) -> WalkedWindow {
+    WalkedWindow {
+        k,
+        from: usize::MAX,
+        end: usize::MAX,
+        frames: Vec::new(),
+        error: None,
+    }
+}
+
+/// Sends [`unwalked`] for a claimed window if dropped before its walk was
+/// sent (on a panic).
+struct Answer<'a> {
+    results: &'a Sender<WalkedWindow>,
+    k: usize,
+    answered: bool,
+}
+
+impl Drop for Answer<'_> {
+    fn drop(&mut self) {
+        if !self.answered {
+            let _ = self.results.send(unwalked(self.k));
+        }
     }
 }
 
@@ -153,5 +183,35 @@ pub fn walk_window(
         end: walk.position(),
         frames,
         error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A walk that panics still answers for its window, so the reader that
+    /// waits for it walks the window itself instead of waiting for ever.
+    #[test]
+    fn a_walk_that_panics_still_answers() {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let walk = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _guard = Answer {
+                results: &tx,
+                k: 7,
+                answered: false,
+            };
+            panic!("a walk fails");
+        }));
+        assert!(walk.is_err());
+        let w = rx.try_recv().expect("an answer for window 7");
+        assert_eq!((w.k, w.from), (7, usize::MAX));
+        // A walk that finished sends its own answer, the guard none.
+        drop(Answer {
+            results: &tx,
+            k: 8,
+            answered: true,
+        });
+        assert!(rx.try_recv().is_err());
     }
 }
