@@ -65,6 +65,11 @@ impl Windows {
             .div_ceil(self.size)
     }
 
+    /// Bytes per window (the last may be shorter).
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
     /// The offset of the first record of the file: where window 0 starts.
     pub fn first(&self) -> usize {
         self.first

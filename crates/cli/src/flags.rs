@@ -104,6 +104,12 @@ pub struct Args {
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub walk_window: Option<u32>,
 
+    /// For tests: with the shared walk, the reader walks no window a shard
+    /// can walk (it waits for the shards), so that the shards' walks are
+    /// exercised whatever the timing.
+    #[arg(long, hide = true)]
+    pub walk_shards_only: bool,
+
     /// Also write Zeek's weird.log (anomalies) to this path.
     #[arg(short = 'w', long = "weird-log", value_name = "PATH")]
     pub weird_log: Option<String>,
@@ -138,12 +144,20 @@ pub struct Options {
     pub walk_window: usize,
     /// The window size was given: map the capture whatever its size.
     pub map_any_size: bool,
+    /// The reader leaves every window to the shards (tests).
+    pub walk_shards_only: bool,
 }
 
 /// Bytes per window of a capture walked by the shards: large enough that
 /// each window's hand-offs cost little, small enough that a window's
 /// frames are still cached when a shard takes them.
 pub const DEFAULT_WALK_WINDOW: usize = 4 << 20;
+
+/// The smallest window: each costs hand-offs and a claim flag, so a window
+/// of a few bytes would cost more than the frames in it (a 64-byte window
+/// was 400 times slower than 4 MiB). Tests use windows not much larger, to
+/// cut small captures into many.
+const MIN_WALK_WINDOW: u32 = 256;
 
 /// Peak memory one tracked connection costs at the `--max-conns` limit,
 /// table overhead, timers and records in flight included, used to size the
@@ -180,6 +194,11 @@ fn max_conns_for(meminfo: Option<&str>, cgroup_max: Option<&str>) -> usize {
 
 impl Options {
     pub fn from_args(a: &Args) -> Result<Options, String> {
+        if let Some(w @ 1..MIN_WALK_WINDOW) = a.walk_window {
+            return Err(format!(
+                "--walk-window {w}: at least {MIN_WALK_WINDOW} bytes (or 0: one reader)"
+            ));
+        }
         let likely_server_ports = match &a.likely_server_ports {
             Some(l) => {
                 LikelyServerPorts::parse(l).map_err(|e| format!("--likely-server-ports: {e}"))?
@@ -244,6 +263,7 @@ impl Options {
             },
             walk_window: a.walk_window.map_or(DEFAULT_WALK_WINDOW, |b| b as usize),
             map_any_size: a.walk_window.is_some_and(|b| b > 0),
+            walk_shards_only: a.walk_shards_only,
             tcp_model: if a.tcp_model == "strict" {
                 TcpModel::Strict
             } else {
@@ -290,7 +310,9 @@ pub fn parse_size(s: &str) -> Result<u32, String> {
         _ => (s, 1),
     };
     let n: u64 = num.parse().map_err(|_| format!("'{s}' is not a size"))?;
-    u32::try_from(n * mult).map_err(|_| format!("'{s}' is too large (at most 4G - 1)"))
+    n.checked_mul(mult)
+        .and_then(|b| u32::try_from(b).ok())
+        .ok_or_else(|| format!("'{s}' is too large (at most 4G - 1)"))
 }
 
 #[cfg(test)]
@@ -314,6 +336,9 @@ mod tests {
         assert_eq!(parse_size("64M"), Ok(64 << 20));
         assert_eq!(parse_size("2k"), Ok(2048));
         assert!(parse_size("8G").is_err());
+        // Not wrapped around to a small size by the multiplication.
+        assert!(parse_size("17179869184G").is_err());
+        assert!(parse_size("17179869185G").is_err());
         assert!(parse_size("x").is_err());
     }
 

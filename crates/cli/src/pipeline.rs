@@ -703,6 +703,8 @@ struct Reader<'a> {
     /// The end of the last frame read from a mapped capture (its offset in
     /// the mapping).
     mapped_at: u64,
+    /// Leave every window of a shared walk to the shards (tests).
+    walk_shards_only: bool,
     report: ReaderReport,
 }
 
@@ -736,6 +738,7 @@ impl<'a> Reader<'a> {
             plan_shards: Vec::new(),
             weird_rows: Vec::new(),
             mapped_at: 0,
+            walk_shards_only: opts.walk_shards_only,
             report: ReaderReport {
                 frames: 0,
                 frames_counted: 0,
@@ -873,7 +876,10 @@ impl<'a> Reader<'a> {
             if self.signaled() {
                 break;
             }
-            while sent < count.min(next + ahead) && jobs.send(sent).is_ok() {
+            // Never waits: jobs for windows the reader walked itself stay in
+            // the channel until a shard takes and drops them, and a full
+            // channel must not hold up the reader while the shards are busy.
+            while sent < count.min(next + ahead) && jobs.try_send(sent).is_ok() {
                 sent += 1;
             }
             self.report.walk_windows += 1;
@@ -881,7 +887,7 @@ impl<'a> Reader<'a> {
                 if let Some(Some(_)) = pending.front() {
                     break pending.pop_front().flatten();
                 }
-                if claims.claim(next) {
+                if !self.walk_shards_only && claims.claim(next) {
                     // No shard has started it.
                     pending.pop_front();
                     self.report.walk_by_reader += 1;
@@ -896,13 +902,21 @@ impl<'a> Reader<'a> {
                         pending[i] = Some(w);
                     }
                     // No shard is walking any more (one has failed).
-                    Err(_) => break None,
+                    Err(_) => {
+                        pending.pop_front();
+                        break None;
+                    }
                 }
             };
             let (end, error) = match window {
                 Some(w) if w.from == expected => {
                     let mut go_on = true;
                     for f in &w.frames {
+                        // As `read`: a signal stops before the next frame.
+                        if self.signaled() {
+                            go_on = false;
+                            break;
+                        }
                         let (at, len) = (f.at as usize, f.len as usize);
                         let frame = Frame {
                             ts: f.ts,
@@ -929,6 +943,9 @@ impl<'a> Reader<'a> {
                     // Walked here, from where the window starts for certain.
                     let mut walk = windows.walk(next, expected);
                     let error = loop {
+                        if self.signaled() {
+                            return;
+                        }
                         match walk.next_frame() {
                             Ok(Some(frame)) => {
                                 self.frame(&frame);
@@ -950,6 +967,10 @@ impl<'a> Reader<'a> {
             }
             expected = end;
             next += 1;
+        }
+        if next == count {
+            // As `read`, which looks once more before it finds the end.
+            self.signaled();
         }
     }
 

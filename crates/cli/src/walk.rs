@@ -147,7 +147,8 @@ pub fn walk_window(
     shards: usize,
 ) -> WalkedWindow {
     let mut walk = windows.walk(k, from);
-    let mut frames = Vec::with_capacity(4096);
+    // About a frame per 128 bytes of window (the mix has one per 490).
+    let mut frames = Vec::with_capacity(windows.size() / 128 + 1);
     let error = loop {
         match walk.next_frame() {
             Ok(Some(f)) => {

@@ -38,10 +38,11 @@ fn quartet(args: &[&std::ffi::OsStr]) -> Output {
 }
 
 /// Runs `quartet -r input -o out` and returns (exit code, stderr, log text;
-/// empty if no log was written). Every run is made twice more, with two
-/// shards walking the file in windows of a few hundred bytes (so that the
-/// guessed window starts are checked on every record layout of these
-/// tests) and with one reader walking it: each must end the same way.
+/// empty if no log was written). Every run is made three times more, with
+/// two shards walking the file in windows of a few hundred bytes (so that
+/// the guessed window starts are checked on every record layout of these
+/// tests), with the reader sharing those windows' walk as it does by
+/// default, and with one reader walking it: each must end the same way.
 fn run(input: &Path, out: &Path) -> (Option<i32>, String, String) {
     let once = |extra: &[&str], out: &Path| {
         let _ = fs::remove_file(out);
@@ -63,6 +64,13 @@ fn run(input: &Path, out: &Path) -> (Option<i32>, String, String) {
     let got = once(&[], out);
     let other = out.with_extension("other.log");
     for extra in [
+        &[
+            "--threads",
+            "2",
+            "--walk-window",
+            "300",
+            "--walk-shards-only",
+        ][..],
         &["--threads", "2", "--walk-window", "300"][..],
         &["--threads", "2", "--walk-window", "0"][..],
     ] {
