@@ -296,6 +296,11 @@ impl Input {
         self.release_at = self.start + step;
     }
 
+    /// The bytes are a mapping of the whole file.
+    pub(crate) fn is_mapped(&self) -> bool {
+        matches!(*self.buf, Chunk::Mapped(_))
+    }
+
     /// The buffer `take` offsets point into.
     #[inline]
     pub(crate) fn buffer(&self) -> &Arc<Chunk> {

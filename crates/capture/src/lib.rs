@@ -88,6 +88,13 @@ pub trait Source {
     /// ignores it.
     fn release_floor(&mut self, _at: u64) {}
 
+    /// Whether the frames are lent from a mapping of the whole file (not
+    /// gzipped): a frame's offset in its buffer is then its offset in the
+    /// file, which is how far through the file the reader is.
+    fn is_mapped(&self) -> bool {
+        false
+    }
+
     /// The file's records in windows of `size` bytes that several threads
     /// can walk at once: offered by a mapped classic pcap file that has not
     /// been read from yet, `None` by any other source.

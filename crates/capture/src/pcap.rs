@@ -209,6 +209,10 @@ impl Source for PcapReader {
         self.input.set_floor(at);
     }
 
+    fn is_mapped(&self) -> bool {
+        self.input.is_mapped()
+    }
+
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
         let hlen = self.format.header_len;
         if !self.input.has(hlen) {

@@ -306,6 +306,10 @@ impl Source for PcapNgReader {
         self.input.set_floor(at);
     }
 
+    fn is_mapped(&self) -> bool {
+        self.input.is_mapped()
+    }
+
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
         // Locating and lending are split so the loop over skipped blocks
         // holds no borrow of the buffer when it returns one.

@@ -319,15 +319,28 @@ type FileSource = Box<dyn quartet_capture::Source + Send>;
 type ByteCounter = (u64, Arc<AtomicU64>);
 
 /// Opens a capture file; with a byte counter for the progress bar when
-/// one is drawn.
+/// one is drawn, and whether the reader feeds that counter itself (true
+/// for a mapped file: its position in the mapping) or the reads do.
 fn open_file(
     path: &str,
     progress: bool,
     map_any_size: bool,
-) -> Result<(FileSource, Option<ByteCounter>)> {
+) -> Result<(FileSource, Option<ByteCounter>, bool)> {
+    let open = |path: &str| {
+        if map_any_size && path != "-" {
+            quartet_capture::open_mapped(path)
+        } else {
+            quartet_capture::open(path)
+        }
+    };
     if progress && path != "-" {
+        let src = open(path)?;
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if src.is_mapped() && size > 0 {
+            return Ok((src, Some((size, Arc::new(AtomicU64::new(0)))), true));
+        }
+        // Read (a small or gzipped file): count the bytes as they are read.
         if let Ok(file) = File::open(path) {
-            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
             if size > 0 {
                 let count = Arc::new(AtomicU64::new(0));
                 let reader = CountingReader {
@@ -335,14 +348,11 @@ fn open_file(
                     count: count.clone(),
                 };
                 let src = quartet_capture::open_reader(path, Box::new(reader))?;
-                return Ok((src, Some((size, count))));
+                return Ok((src, Some((size, count)), false));
             }
         }
     }
-    if map_any_size && path != "-" {
-        return Ok((quartet_capture::open_mapped(path)?, None));
-    }
-    Ok((quartet_capture::open(path)?, None))
+    Ok((open(path)?, None, false))
 }
 
 pub fn run(opts: &Options, signals: &Signals) -> Result<Report> {
@@ -354,9 +364,16 @@ pub fn run(opts: &Options, signals: &Signals) -> Result<Report> {
         _ => None,
     };
     let open_conns = Arc::new(AtomicI64::new(0));
+    // The progress bar's byte count, when the reader sets it from its
+    // position in a mapped file.
+    let mut progress_at = None;
     let (mut source, feedback) = match &opts.input {
         Input::File(path) => {
-            let (src, counter) = open_file(path, stderr_is_terminal(), opts.map_any_size)?;
+            let (src, counter, fed_by_reader) =
+                open_file(path, stderr_is_terminal(), opts.map_any_size)?;
+            if fed_by_reader {
+                progress_at = counter.as_ref().map(|c| c.1.clone());
+            }
             (
                 Source::File(src),
                 Feedback::new(counter, opts.status_interval, open_conns.clone()),
@@ -400,6 +417,7 @@ pub fn run(opts: &Options, signals: &Signals) -> Result<Report> {
         let mut reader = Reader::new(opts, filter, engine, &stop);
         reader.signal = &signals.stop;
         reader.feedback = feedback;
+        reader.progress_at = progress_at;
         read(&mut reader, &mut source);
         let (reader, merged) = reader.close();
         (reader, merged.expect("the inline engine merges"))
@@ -472,6 +490,7 @@ pub fn run(opts: &Options, signals: &Signals) -> Result<Report> {
             let mut reader = Reader::new(opts, filter, engine, stop);
             reader.signal = &signals.stop;
             reader.feedback = feedback;
+            reader.progress_at = progress_at;
             match &windows {
                 Some((w, claims)) => {
                     reader.read_windowed(w, job_tx, &walked_rx, claims, shards);
@@ -705,6 +724,9 @@ struct Reader<'a> {
     mapped_at: u64,
     /// Leave every window of a shared walk to the shards (tests).
     walk_shards_only: bool,
+    /// The progress bar's count of bytes, set from `mapped_at` (a mapped
+    /// file, whose bytes are not read through a counter).
+    progress_at: Option<Arc<AtomicU64>>,
     report: ReaderReport,
 }
 
@@ -739,6 +761,7 @@ impl<'a> Reader<'a> {
             weird_rows: Vec::new(),
             mapped_at: 0,
             walk_shards_only: opts.walk_shards_only,
+            progress_at: None,
             report: ReaderReport {
                 frames: 0,
                 frames_counted: 0,
@@ -841,7 +864,7 @@ impl<'a> Reader<'a> {
                     source.release_floor(floor.unwrap_or(0));
                 }
                 if feedback {
-                    self.feedback.update(self.report.frames, || None);
+                    self.progress();
                 }
             }
         }
@@ -1003,9 +1026,17 @@ impl<'a> Reader<'a> {
             }
         }
         if self.feedback.active() {
-            self.feedback.update(self.report.frames, || None);
+            self.progress();
         }
         true
+    }
+
+    /// Updates the progress bar and the status line of a file read.
+    fn progress(&mut self) {
+        if let Some(at) = &self.progress_at {
+            at.store(self.mapped_at, Ordering::Relaxed);
+        }
+        self.feedback.update(self.report.frames, || None);
     }
 
     /// Sends the last batch and closes every channel; with the inline

@@ -430,3 +430,48 @@ fn sighup_reopens_the_weird_log() {
         "a new header after SIGHUP"
     );
 }
+
+/// With stderr on a terminal (a pseudo-terminal from util-linux `script`,
+/// part of every Debian system) quartet draws its progress bar, and a
+/// large file is still mapped and its walk shared by the shards: the bar
+/// follows the reader's position in the mapping instead of counting read
+/// bytes. The log is the one written without a terminal.
+#[test]
+fn the_progress_bar_keeps_the_mapping_and_the_shared_walk() {
+    let dir = tmpdir("progress");
+    let big = dir.join("big.pcap");
+    // About 16 MB: mapped, four windows of 4 MiB.
+    replicate(&trace("wikipedia.pcap"), 600, &big);
+    let plain = dir.join("plain.log");
+    let out = Command::new(BIN)
+        .arg("-r")
+        .arg(&big)
+        .args(["--threads", "2", "-o"])
+        .arg(&plain)
+        .output()
+        .expect("starting quartet");
+    assert!(out.status.success());
+    let shown = dir.join("shown.log");
+    let cmd = format!(
+        "{BIN} -r {} --threads 2 --stats -o {}",
+        big.display(),
+        shown.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .expect("util-linux `script` runs (Debian's bsdutils)");
+    assert!(out.status.success(), "{out:?}");
+    let tty = String::from_utf8_lossy(&out.stdout).replace('\r', "\n");
+    assert!(tty.contains("MiB/"), "no progress bar drawn:\n{tty}");
+    assert!(
+        tty.contains("walk windows: 4,"),
+        "the file was not mapped and walked by the shards:\n{tty}"
+    );
+    let body = |p: &Path| {
+        let text = fs::read_to_string(p).expect("a log");
+        data_rows(&text)
+    };
+    assert_eq!(body(&shown), body(&plain));
+    let _ = fs::remove_dir_all(&dir);
+}
