@@ -55,9 +55,7 @@ pub fn decode(
     out: &mut Vec<Decoded>,
 ) {
     // The common frame in one pass; everything else layer by layer.
-    if !peek::decode_common(cfg, ts, linktype, wire_len, data, None, out) {
-        decode_layered(cfg, ts, linktype, wire_len, data, out);
-    }
+    peek::decode_peeked(cfg, ts, linktype, wire_len, data, None, out);
 }
 
 /// [`decode`] without its one-pass path for the common frame: every frame

@@ -41,14 +41,7 @@ pub struct FlowPeek {
 /// any tunnel, with no weird or notice; `None` when it may be anything else.
 #[inline]
 pub fn peek(cfg: &DecodeConfig, link: u32, wire_len: u32, data: &[u8]) -> Option<FlowPeek> {
-    let c = common(cfg, link, wire_len, data)?;
-    Some(FlowPeek {
-        src: c.src,
-        dst: c.dst,
-        sport: be16(c.seg, 0),
-        dport: be16(c.seg, 2),
-        proto: c.proto,
-    })
+    common(cfg, link, wire_len, data).map(|c| c.key())
 }
 
 /// [`peek`], with the verdict of the frame's transport checksum computed
@@ -64,13 +57,7 @@ pub fn peek_verified(
     data: &[u8],
 ) -> Option<(FlowPeek, Option<bool>)> {
     let c = common(cfg, link, wire_len, data)?;
-    let key = FlowPeek {
-        src: c.src,
-        dst: c.dst,
-        sport: be16(c.seg, 0),
-        dport: be16(c.seg, 2),
-        proto: c.proto,
-    };
+    let key = c.key();
     // Over the captured segment, whether or not the decoder will want the
     // verdict (it does not for a segment cut short by the snap length).
     let sum =
@@ -123,6 +110,18 @@ struct Common<'a> {
     /// The captured part of the IP payload, and its declared length.
     seg: &'a [u8],
     declared: usize,
+}
+
+impl Common<'_> {
+    fn key(&self) -> FlowPeek {
+        FlowPeek {
+            src: self.src,
+            dst: self.dst,
+            sport: be16(self.seg, 0),
+            dport: be16(self.seg, 2),
+            proto: self.proto,
+        }
+    }
 }
 
 /// The walk shared by [`peek`] and [`decode_common`]: `None` for every
