@@ -43,7 +43,9 @@ use anyhow::{Context, Result};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use quartet_capture::{BpfFilter, CaptureError, Frame, LiveEvent, LiveSource, LiveStats};
 use quartet_decode::Transport;
-use quartet_decode::{decode, decode_reassembled, peek, DecodeConfig, Decoded, PacketMeta};
+use quartet_decode::{
+    decode, decode_reassembled, peek, DecodeConfig, Decoded, FlowPeek, PacketMeta,
+};
 use quartet_record::{JsonWriter, Sink, TsvWriter, Uid};
 use quartet_record::{WeirdRecord, WeirdWriter};
 use quartet_track::defrag::{Defragmenter, FRAG_TIMEOUT};
@@ -678,6 +680,16 @@ pub(crate) fn shard_of(h: u64, shards: usize) -> usize {
     ((u128::from(h) * shards as u128) >> 64) as usize
 }
 
+/// The shard of `shards` that a frame with connection key `k` (`peek`)
+/// goes to.
+#[inline]
+pub(crate) fn key_shard(k: &FlowPeek, shards: usize) -> usize {
+    shard_of(
+        flow_shard_hash(&k.src, k.sport, &k.dst, k.dport, k.proto),
+        shards,
+    )
+}
+
 /// The shard hash of a decoded packet: TCP and UDP as [`flow_shard_hash`]
 /// (peeked frames are TCP or UDP), the rest by the tracker's key hash.
 fn packet_shard_hash(m: &PacketMeta) -> u64 {
@@ -933,12 +945,10 @@ impl<'a> Reader<'a> {
             };
             let (end, error) = match window {
                 Some(w) if w.from == expected => {
-                    let mut go_on = true;
                     for f in &w.frames {
                         // As `read`: a signal stops before the next frame.
                         if self.signaled() {
-                            go_on = false;
-                            break;
+                            return;
                         }
                         let (at, len) = (f.at as usize, f.len as usize);
                         let frame = Frame {
@@ -950,12 +960,8 @@ impl<'a> Reader<'a> {
                         };
                         self.walked_frame(&frame, f.route, f.sum);
                         if !self.walked_one(windows, (at + len) as u64, &mut released) {
-                            go_on = false;
-                            break;
+                            return;
                         }
-                    }
-                    if !go_on {
-                        return;
                     }
                     (w.end, w.error)
                 }
@@ -1162,9 +1168,8 @@ impl<'a> Reader<'a> {
         if let Engine::Sharded(s) = &self.engine {
             if let Some(k) = peek(&self.dcfg, frame.linktype, frame.wire_len, frame.data) {
                 // One plain TCP or UDP packet: its shard decodes it.
-                let h = flow_shard_hash(&k.src, k.sport, &k.dst, k.dport, k.proto);
-                let shard = shard_of(h, s.building.len());
-                self.hand_on(frame, frame_no, shard, 0);
+                let shard = key_shard(&k, s.building.len());
+                self.hand_on(frame, frame_no, shard, None);
                 return;
             }
         }
@@ -1173,7 +1178,7 @@ impl<'a> Reader<'a> {
 
     /// A frame a shard walked ([`walk::Walked`]), with the shard `peek` gave
     /// it to or [`walk::DECODE`], and its checksum verdict if found.
-    fn walked_frame(&mut self, frame: &Frame<'_>, route: u32, sum: u8) {
+    fn walked_frame(&mut self, frame: &Frame<'_>, route: u32, sum: Option<bool>) {
         let frame_no = self.report.frames;
         self.report.frames += 1;
         if !self.admit(frame) {
@@ -1205,7 +1210,7 @@ impl<'a> Reader<'a> {
 
     /// Hands a frame `peek` took, undecoded, to `shard`, with its tick.
     #[inline]
-    fn hand_on(&mut self, frame: &Frame<'_>, frame_no: u64, shard: usize, sum: u8) {
+    fn hand_on(&mut self, frame: &Frame<'_>, frame_no: u64, shard: usize, sum: Option<bool>) {
         let now = match self.now {
             Some(n) if n >= frame.ts => n,
             _ => frame.ts,
@@ -1327,7 +1332,7 @@ impl<'a> Reader<'a> {
                                 linktype: 0,
                                 chunk: 0,
                                 at: 0,
-                                sum: 0,
+                                sum: None,
                             });
                             b.metas.push(ShardPacket {
                                 meta: *meta,

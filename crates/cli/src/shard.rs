@@ -68,26 +68,8 @@ pub struct Item {
     /// 64 bits: a mapped capture is one chunk, and may be larger than 4 GB.
     pub at: u64,
     /// The transport checksum's verdict, when the thread that walked the
-    /// frame found it already ([`sum_code`]).
-    pub sum: u8,
-}
-
-/// [`Item::sum`] of a verdict `peek_verified` found (or did not: 0).
-#[inline]
-pub fn sum_code(sum: Option<bool>) -> u8 {
-    match sum {
-        None => 0,
-        Some(false) => 1,
-        Some(true) => 2,
-    }
-}
-
-#[inline]
-fn sum_verdict(code: u8) -> Option<bool> {
-    match code {
-        0 => None,
-        c => Some(c == 2),
-    }
+    /// frame found it already (`peek_verified`).
+    pub sum: Option<bool>,
 }
 
 /// The buffers of one batch for one shard; they go back to the reader
@@ -222,7 +204,7 @@ pub fn run(
                     let frame = b.frame(n);
                     // With the checksum verified, the decode reads only
                     // the headers.
-                    prefetch_frame(if n.sum == 0 {
+                    prefetch_frame(if n.sum.is_none() {
                         frame
                     } else {
                         &frame[..frame.len().min(HEADER_BYTES)]
@@ -255,14 +237,13 @@ pub fn run(
             } else {
                 let data = b.frame(it);
                 decoded.clear();
-                let sum = sum_verdict(it.sum);
                 decode_peeked(
                     &dcfg,
                     it.ts,
                     it.linktype,
                     it.wire_len,
                     data,
-                    sum,
+                    it.sum,
                     &mut decoded,
                 );
                 let verdict = match decoded.as_slice() {

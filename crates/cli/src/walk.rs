@@ -17,8 +17,7 @@
 //! the window itself when the guess was wrong, so the frames are exactly
 //! those of one sequential walk.
 
-use crate::pipeline::{flow_shard_hash, shard_of};
-use crate::shard::sum_code;
+use crate::pipeline::key_shard;
 use crossbeam_channel::{Receiver, Sender};
 use quartet_capture::{CaptureError, Windows};
 use quartet_decode::{peek_verified, DecodeConfig};
@@ -38,9 +37,10 @@ pub struct Walked {
     pub wire_len: u32,
     /// The shard `peek` sends the frame to, or [`DECODE`].
     pub route: u32,
-    /// Its transport checksum's verdict (`shard::sum_code`), found while
-    /// the frame was in the walking thread's cache.
-    pub sum: u8,
+    /// Its transport checksum's verdict, found while the frame was in the
+    /// walking thread's cache (`None` for the reader's frames, or when
+    /// checksums are ignored).
+    pub sum: Option<bool>,
 }
 
 /// The frames of one window, from a walk that started at `from`.
@@ -139,7 +139,7 @@ impl Drop for Answer<'_> {
 }
 
 /// Walks window `k` of `windows` from `from`.
-pub fn walk_window(
+fn walk_window(
     windows: &Windows,
     k: usize,
     from: usize,
@@ -152,18 +152,11 @@ pub fn walk_window(
     let error = loop {
         match walk.next_frame() {
             Ok(Some(f)) => {
-                let (route, sum) = if f.data.is_empty() || f.wire_len == 0 {
-                    (DECODE, 0)
-                } else {
-                    match peek_verified(dcfg, f.linktype, f.wire_len, f.data) {
-                        Some((key, sum)) => {
-                            let h = flow_shard_hash(
-                                &key.src, key.sport, &key.dst, key.dport, key.proto,
-                            );
-                            (shard_of(h, shards) as u32, sum_code(sum))
-                        }
-                        None => (DECODE, 0),
-                    }
+                // An empty frame is no common frame either: the reader
+                // drops it.
+                let (route, sum) = match peek_verified(dcfg, f.linktype, f.wire_len, f.data) {
+                    Some((key, sum)) => (key_shard(&key, shards) as u32, sum),
+                    None => (DECODE, None),
                 };
                 frames.push(Walked {
                     ts: f.ts,
