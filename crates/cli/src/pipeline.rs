@@ -886,8 +886,8 @@ impl<'a> Reader<'a> {
     /// out windows to walk, `WALK_AHEAD` per shard ahead of the one it
     /// needs next, and takes them back in file order, each checked to start
     /// where the one before it ended. A window no shard has started yet (or
-    /// whose guessed start was wrong) it walks itself, as `read` would.
-    /// Stops as `read` does.
+    /// whose guessed start was wrong) it walks itself, as a shard would:
+    /// whoever walks a frame verifies its checksum. Stops as `read` does.
     fn read_windowed(
         &mut self,
         windows: &quartet_capture::Windows,
@@ -977,7 +977,11 @@ impl<'a> Reader<'a> {
                         }
                         match walk.next_frame() {
                             Ok(Some(frame)) => {
-                                self.frame(&frame);
+                                // The walk prefetched the whole frame into
+                                // this core's cache: its checksum is
+                                // verified here, not read again by its shard.
+                                let (route, sum) = walk::route(&self.dcfg, &frame, shards);
+                                self.walked_frame(&frame, route, sum);
                                 let end = frame.shared.map_or(0, |s| s.at) + frame.data.len();
                                 if !self.walked_one(windows, end as u64, &mut released) {
                                     return;

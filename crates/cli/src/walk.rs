@@ -19,7 +19,7 @@
 
 use crate::pipeline::key_shard;
 use crossbeam_channel::{Receiver, Sender};
-use quartet_capture::{CaptureError, Windows};
+use quartet_capture::{CaptureError, Frame, Windows};
 use quartet_decode::{peek_verified, DecodeConfig};
 use quartet_wire::Timestamp;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -138,6 +138,17 @@ impl Drop for Answer<'_> {
     }
 }
 
+/// The shard `peek` sends `frame` to, or [`DECODE`], and the verdict of
+/// its transport checksum, found now while the frame is in this thread's
+/// cache. An empty frame is no common frame either: the reader drops it.
+#[inline]
+pub fn route(dcfg: &DecodeConfig, frame: &Frame<'_>, shards: usize) -> (u32, Option<bool>) {
+    match peek_verified(dcfg, frame.linktype, frame.wire_len, frame.data) {
+        Some((key, sum)) => (key_shard(&key, shards) as u32, sum),
+        None => (DECODE, None),
+    }
+}
+
 /// Walks window `k` of `windows` from `from`.
 fn walk_window(
     windows: &Windows,
@@ -152,12 +163,7 @@ fn walk_window(
     let error = loop {
         match walk.next_frame() {
             Ok(Some(f)) => {
-                // An empty frame is no common frame either: the reader
-                // drops it.
-                let (route, sum) = match peek_verified(dcfg, f.linktype, f.wire_len, f.data) {
-                    Some((key, sum)) => (key_shard(&key, shards) as u32, sum),
-                    None => (DECODE, None),
-                };
+                let (route, sum) = route(dcfg, &f, shards);
                 frames.push(Walked {
                     ts: f.ts,
                     at: f.shared.map_or(0, |s| s.at) as u64,
