@@ -18,19 +18,21 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // First, so that a stop signal that comes while the flags are read
+    // still ends the run cleanly (an empty log) rather than killing it.
+    let signals = match register_signals() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("quartet: installing signal handlers: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let args = flags::Args::parse();
     let opts = match flags::Options::from_args(&args) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("quartet: {e}");
             return ExitCode::from(2);
-        }
-    };
-    let signals = match register_signals() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("quartet: installing signal handlers: {e}");
-            return ExitCode::from(1);
         }
     };
     match pipeline::run(&opts, &signals) {
