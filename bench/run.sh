@@ -13,7 +13,9 @@
 #                    when it exists, else ../shared/tools/churn.py (smaller; said so)
 #        flows       $BENCH_FLOWS generated short TCP flows, $BENCH_OPEN open at once
 #        concurrent  $BENCH_CONCURRENT generated connections all open at the same time
-#   3. runs quartet (--threads 1 and --threads $(nproc) when quartet has the flag), argus,
+#   3. brings each workload's pages into the page cache as a read from disk leaves them
+#      (evicted, then read back: see settle_cache), then
+#      runs quartet (--threads 1 and --threads $(nproc) when quartet has the flag), argus,
 #      tcptrace and tshark on each workload, timing wall clock and peak RSS
 #      (/usr/bin/time -v), and checks each tool's TCP connection count against the truth;
 #      on the mix it also times `quartet-benchgen walk`, the bare walk over the file with
@@ -370,8 +372,28 @@ for tool in $BENCH_TOOLS; do
     "bench_$tool" baseline "$ROOT/samples/sample.pcap"
 done
 
+# The page cache holds a capture in the pages it got there in: a file just
+# written (by mkmix, the generator, tcpdump, cp) sits in small folios, one
+# read in from disk in large ones (readahead). A tool that maps its input
+# (quartet, the walk) pays the kernel per page it maps: one thread on the mix
+# took 0.13 s of system time in the first state, 0.01 s in the second
+# (docs/benchmarks.md). So that every run and every tool sees the same
+# state, that of a capture read from disk, each workload's pages are
+# evicted (written back first) and read in again before its rounds.
+settle_cache() {
+    python3 - "$1" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+os.fdatasync(fd)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+os.close(fd)
+PY
+    cat "$1" >/dev/null
+}
+
 for wl in $BENCH_WORKLOADS; do
     say "== $wl"
+    settle_cache "${WL_FILE[$wl]}"
     # Round 1 runs every tool; later rounds only quartet and the walk, so
     # their runs are interleaved and a slow spell of the host falls on all
     # of them alike.
