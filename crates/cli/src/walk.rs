@@ -38,8 +38,8 @@ pub struct Walked {
     /// The shard `peek` sends the frame to, or [`DECODE`].
     pub route: u32,
     /// Its transport checksum's verdict, found while the frame was in the
-    /// walking thread's cache (`None` for the reader's frames, or when
-    /// checksums are ignored).
+    /// walking thread's cache (`None` for a frame routed to [`DECODE`], or
+    /// when checksums are ignored).
     pub sum: Option<bool>,
 }
 
