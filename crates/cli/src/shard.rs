@@ -202,9 +202,9 @@ pub fn run(
             if let Some(n) = b.items.get(i + PREFETCH_ITEMS) {
                 if n.len != DECODED {
                     let frame = b.frame(n);
-                    // With the checksum verified, the decode reads only
-                    // the headers.
-                    prefetch_frame(if n.sum.is_none() {
+                    // With the checksum verified, or checksums ignored,
+                    // the decode reads only the headers.
+                    prefetch_frame(if n.sum.is_none() && !dcfg.ignore_checksums {
                         frame
                     } else {
                         &frame[..frame.len().min(HEADER_BYTES)]
