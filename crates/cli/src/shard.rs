@@ -185,10 +185,14 @@ pub fn run(
     // The frames of one undecoded packet are settled here.
     let mut settled = Settled::default();
     let mut walk = walk;
+    // Records the last batch removed: the next one's vector starts with
+    // room for as many and a quarter more, instead of growing (and copying
+    // its records) a dozen times on captures of many short connections.
+    let mut last_records = 0usize;
     while let Some(batch) = next_batch(&input, &mut walk) {
         let times = &batch.times[..];
         let b = &batch.buffers;
-        let mut records = Vec::new();
+        let mut records = Vec::with_capacity(last_records + last_records / 4);
         let mut verdicts = Vec::with_capacity(b.items.len());
         let mut weirds = Vec::new();
         let mut emit = |r: ConnRecord| records.push(r);
@@ -278,6 +282,7 @@ pub fn run(
         open_conns.fetch_add(open - open_here, Ordering::Relaxed);
         open_here = open;
         finished.store(batch.sent_at, Ordering::Release);
+        last_records = records.len();
         let mut buffers = batch.buffers;
         buffers.clear();
         // The reader allocates new buffers when none come back.
@@ -580,9 +585,12 @@ impl Inline {
         let open = s.conns_created as i64 - s.conns_removed as i64;
         open_conns.fetch_add(open - self.open_here, Ordering::Relaxed);
         self.open_here = open;
+        // The next batch's vector has room for as many records as this one
+        // and a quarter more (see `run`).
+        let n = self.records.len();
         ShardOut {
             shard: 0,
-            records: std::mem::take(&mut self.records),
+            records: std::mem::replace(&mut self.records, Vec::with_capacity(n + n / 4)),
             verdicts: Vec::new(),
             weirds: std::mem::take(&mut self.weirds),
         }
