@@ -249,18 +249,16 @@ impl Source for PcapReader {
 
     fn windows(&self, size: usize) -> Option<crate::Windows> {
         // Only a mapped file not read from yet: its records from the first.
-        match &**self.input.buffer() {
-            crate::Chunk::Mapped(_) if self.input.offset() == FILE_HEADER_LEN as u64 => {
-                Some(crate::Windows::new(
-                    self.input.buffer().clone(),
-                    self.format,
-                    self.path.clone(),
-                    FILE_HEADER_LEN,
-                    size,
-                ))
-            }
-            _ => None,
-        }
+        let unread = self.input.offset() == FILE_HEADER_LEN as u64;
+        (self.input.is_mapped() && unread).then(|| {
+            crate::Windows::new(
+                self.input.buffer().clone(),
+                self.format,
+                self.path.clone(),
+                FILE_HEADER_LEN,
+                size,
+            )
+        })
     }
 }
 
