@@ -869,11 +869,8 @@ impl<'a> Reader<'a> {
                 if !self.send_batch() {
                     break;
                 }
-                if let Engine::Sharded(s) = &self.engine {
-                    // Pages of a mapped capture below every shard's last
-                    // finished batch are read by no one again.
-                    let floor = s.done.iter().map(|d| d.load(Ordering::Acquire)).min();
-                    source.release_floor(floor.unwrap_or(0));
+                if let Some(floor) = self.done_floor() {
+                    source.release_floor(floor);
                 }
                 if feedback {
                     self.progress();
@@ -1024,12 +1021,9 @@ impl<'a> Reader<'a> {
         if !self.send_batch() {
             return false;
         }
-        if let Engine::Sharded(s) = &self.engine {
-            // As `read`: pages below every shard's last finished batch are
-            // read by no one again (the windows being walked lie above the
-            // reader).
-            let floor = s.done.iter().map(|d| d.load(Ordering::Acquire)).min();
-            let floor = floor.unwrap_or(0) as usize;
+        // The windows being walked lie above the reader, so above the floor.
+        if let Some(floor) = self.done_floor() {
+            let floor = floor as usize;
             if floor >= *released + WALK_RELEASE_STEP {
                 windows.release(*released, floor);
                 *released = floor;
@@ -1039,6 +1033,21 @@ impl<'a> Reader<'a> {
             self.progress();
         }
         true
+    }
+
+    /// Where in a mapped capture every shard has finished its batches: the
+    /// pages below are read by no one again. `None` with no shards.
+    fn done_floor(&self) -> Option<u64> {
+        match &self.engine {
+            Engine::Sharded(s) => Some(
+                s.done
+                    .iter()
+                    .map(|d| d.load(Ordering::Acquire))
+                    .min()
+                    .unwrap_or(0),
+            ),
+            Engine::Inline(_) => None,
+        }
     }
 
     /// Updates the progress bar and the status line of a file read.
@@ -1215,12 +1224,7 @@ impl<'a> Reader<'a> {
     /// Hands a frame `peek` took, undecoded, to `shard`, with its tick.
     #[inline]
     fn hand_on(&mut self, frame: &Frame<'_>, frame_no: u64, shard: usize, sum: Option<bool>) {
-        let now = match self.now {
-            Some(n) if n >= frame.ts => n,
-            _ => frame.ts,
-        };
-        self.now = Some(now);
-        self.times.push(now);
+        let tick = self.tick(frame.ts);
         if self.packets_now.is_none_or(|t| frame.ts > t) {
             self.packets_now = Some(frame.ts);
         }
@@ -1246,7 +1250,7 @@ impl<'a> Reader<'a> {
         b.items.push(Item {
             frame: frame_no,
             ts: frame.ts,
-            tick: (self.times.len() - 1) as u32,
+            tick,
             len: frame.data.len() as u32,
             wire_len: frame.wire_len,
             linktype: frame.linktype,

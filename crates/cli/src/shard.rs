@@ -172,7 +172,7 @@ pub fn run(
         flush,
         spent,
         done: finished,
-        walk,
+        mut walk,
     } = links;
     let mut tracker = Tracker::new(cfg);
     let mut decoded: Vec<Decoded> = Vec::with_capacity(4);
@@ -184,7 +184,6 @@ pub fn run(
     let mut net_now: Option<Timestamp> = None;
     // The frames of one undecoded packet are settled here.
     let mut settled = Settled::default();
-    let mut walk = walk;
     // Records the last batch removed: the next one's vector starts with
     // room for as many and a quarter more, instead of growing (and copying
     // its records) a dozen times on captures of many short connections.
